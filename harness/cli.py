@@ -1,0 +1,130 @@
+"""Command line: `harness eval | report | score`. Any user error is one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
+from harness.report import FORMATS, load_results, render
+from tasks.errors import UserError
+
+__all__ = ["main"]
+
+
+def _json_arg(text: str, flag: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{flag} is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(value, dict):
+        raise UserError(f'{flag} must be a JSON object, e.g. \'{{"general_mcq": {{"local_path": "data"}}}}\'')
+    return value
+
+
+def _batch_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError("use a positive integer or auto")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Evaluate LLMs on general_mcq / general_qa data.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("eval", help="evaluate a model")
+    ev.add_argument("--model", default=DEFAULT_MODEL, help=f"model path, hub id, GGUF file or alias (default {DEFAULT_MODEL})")
+    ev.add_argument("--backend", default="hf", help="hf, fake (more with extras)")
+    ev.add_argument("--datasets", nargs="+", default=["general_mcq", "general_qa"])
+    ev.add_argument("--dataset-args", default="{}", help='JSON: {"general_mcq": {"local_path": ..., "subset_list": [...]}}')
+    ev.add_argument("--model-args", default="{}", help="JSON of backend options")
+    ev.add_argument("--dtype", default=None, help="auto, float32, bfloat16, float16")
+    ev.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N")
+    ev.add_argument("--limit", type=int, default=None, help="at most N samples per subset")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--batch-size", type=_batch_size, default="auto")
+    ev.add_argument("--max-new-tokens", type=int, default=GenerationConfig.max_new_tokens)
+    ev.add_argument("--temperature", type=float, default=0.0)
+    ev.add_argument("--output", default="results", help="root folder of run folders")
+    ev.add_argument("--run-dir", default=None, help="exact run folder (default: OUTPUT/MODEL-FINGERPRINT)")
+
+    rep = sub.add_parser("report", help="re-render a finished run")
+    rep.add_argument("run_dir", type=Path)
+    rep.add_argument("--format", choices=FORMATS, default="table")
+
+    sc = sub.add_parser("score", help="score predictions made elsewhere")
+    sc.add_argument("pairs", type=Path, help="JSONL with prediction and reference per line")
+    sc.add_argument("--metrics", default="bleu,rouge")
+    sc.add_argument("--per-sample", type=Path, default=None)
+    sc.add_argument("--format", choices=FORMATS, default="table")
+    return parser
+
+
+def _eval(ns: argparse.Namespace) -> int:
+    from harness.progress import rich_progress
+    from harness.runner import evaluate
+
+    model_args = _json_arg(ns.model_args, "--model-args")
+    if ns.backend != "fake":
+        for key in ("dtype", "device"):
+            if getattr(ns, key) is not None:
+                model_args[key] = getattr(ns, key)
+        model_args.setdefault("batch_size", ns.batch_size)
+    config = EvalConfig(
+        model=ns.model,
+        backend=ns.backend,
+        datasets=tuple(ns.datasets),
+        dataset_args=_json_arg(ns.dataset_args, "--dataset-args"),
+        limit=ns.limit,
+        seed=ns.seed,
+        batch_size=ns.batch_size,
+        output=ns.output,
+        generation=GenerationConfig(max_new_tokens=ns.max_new_tokens, temperature=ns.temperature, seed=ns.seed),
+        model_args=model_args,
+    )
+    with rich_progress() as progress:
+        result = evaluate(config, run_dir=Path(ns.run_dir) if ns.run_dir else None, progress=progress)
+    for fmt, name in (("md", "report.md"), ("csv", "report.csv")):
+        (result.run_dir / name).write_text(render(result.results, fmt), encoding="utf-8")
+    sys.stdout.write(render(result.results, "table"))
+    sys.stdout.write(f"run folder: {result.run_dir}\n")
+    return 0
+
+
+def _score(ns: argparse.Namespace) -> int:
+    from harness.score_file import score_pairs_file, write_per_sample
+
+    metrics = [m.strip() for m in ns.metrics.split(",") if m.strip()]
+    results, per_line = score_pairs_file(ns.pairs, metrics)
+    if ns.per_sample:
+        write_per_sample(ns.per_sample, per_line)
+    sys.stdout.write(render(results, ns.format))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `harness` console script."""
+    ns = _parser().parse_args(argv)
+    try:
+        if ns.command == "eval":
+            return _eval(ns)
+        if ns.command == "report":
+            sys.stdout.write(render(load_results(ns.run_dir), ns.format))
+            return 0
+        return _score(ns)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished samples are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+r"""Extract the chosen letter(s) from generated MCQ answers, recording which rule matched.
+
+Rules are tried in order; the first that matches wins and its name is stored per sample.
+An output no rule recognises is "no answer": wrong, counted in the report, never guessed.
+The explicit forms ("答案：B", "ANSWER: B") take their last occurrence, since templates ask
+for the answer on the last line.
+
+>>> extract_letters("The answer is clear.\nANSWER: B", "ABCD")
+(('B',), 'answer_tag')
+>>> extract_letters("选C", "ABCD"), extract_letters("I think (D) fits", "ABCD")
+((('C',), 'xuan'), (('D',), 'paren'))
+>>> extract_letters("B. Paris", "ABCD"), extract_letters("答案：B", "ABCD")
+((('B',), 'leading'), (('B',), 'answer_tag_zh'))
+>>> extract_letters("A) Paris\nB) Rome", "ABCD")
+((), None)
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["RULES", "extract_letters"]
+
+_L = "[A-J]"
+_MULTI = rf"({_L}(?:\s*[,，、和与&]?\s*{_L})*)"
+RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
+    ("answer_tag_zh", re.compile(rf"答案\s*(?:是|为)?\s*[:：]?\s*{_MULTI}"), True),
+    ("answer_tag", re.compile(rf"ANSWER\s*(?:IS)?\s*[:：]\s*\$?\(?{_MULTI}", re.IGNORECASE), True),
+    ("xuan", re.compile(rf"选(?:择)?\s*(?:项)?\s*{_MULTI}"), True),
+    ("bare", re.compile(rf"^\s*\(?{_MULTI}\)?\s*[.。]?\s*$"), False),
+    ("paren", re.compile(rf"\(({_L})\)"), False),
+)
+
+
+def extract_letters(text: str, letters: str) -> tuple[tuple[str, ...], str | None]:
+    """(chosen letters, rule name), or ((), None) when no rule finds a valid answer."""
+    for name, pattern, last in RULES:
+        matches = list(pattern.finditer(text))
+        if not matches:
+            continue
+        groups = [m.group(1) for m in matches]
+        found = groups[-1] if last else groups[0]
+        picked = tuple(sorted(set(re.findall(_L, found.upper() if name == "answer_tag" else found))))
+        if picked and all(c in letters for c in picked):
+            return picked, name
+    starts = [m.group(1) for m in _LEADING.finditer(text)]
+    if len(starts) == 1 and starts[0] in letters:
+        # "B. Paris" is an answer; "A) ...\nB) ..." is the options echoed back, not an answer.
+        return (starts[0],), "leading"
+    return (), None
+
+
+_LEADING = re.compile(rf"^\s*\(?({_L})[.。、:：)]", re.MULTILINE)

@@ -1,0 +1,47 @@
+r"""Render chat messages into the exact text a local model sees, and join scored continuations.
+
+Chat mode: the tokenizer's chat template with the generation prompt, then `answer_prefix`.
+Plain mode (lm-eval's default, `chat_template: false`): turns joined by blank lines; an
+assistant reply follows its user turn after a newline when the prompt has an answer prefix
+("...\nANSWER: B"), else after the target delimiter ("Question: ...\nAnswer: Paris").
+
+A continuation carries the delimiter at its start (lm-eval style): " A" after "ANSWER:",
+"A" after "答案：", and no delimiter right after a chat template's assistant header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tasks.sample import Message
+
+__all__ = ["join_continuation", "render_context", "render_plain"]
+
+
+def render_plain(messages: Sequence[Message], answer_prefix: str, delimiter: str) -> str:
+    """Plain-text rendering of a chat prompt, ending where the answer should start."""
+    join = "\n" if answer_prefix else delimiter
+    blocks: list[str] = []
+    for m in messages:
+        if m["role"] == "assistant" and blocks:
+            blocks[-1] += join + m["content"]
+        else:
+            blocks.append(m["content"])
+    text = "\n\n".join(blocks)
+    return text + ("\n" + answer_prefix if answer_prefix else "")
+
+
+def render_context(tokenizer: Any, messages: Sequence[Message], *, chat: bool, answer_prefix: str = "", delimiter: str = " ") -> str:
+    """The prompt text up to where the model's answer starts."""
+    if chat:
+        text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        return str(text) + answer_prefix
+    return render_plain(messages, answer_prefix, delimiter)
+
+
+def join_continuation(continuation: str, *, chat: bool, answer_prefix: str, delimiter: str) -> str:
+    """The continuation text as scored: with the delimiter unless it directly follows a chat header."""
+    if chat and not answer_prefix:
+        return continuation
+    return delimiter + continuation

@@ -1,0 +1,104 @@
+"""Render a run's score rows: the EvalScope-style table in the terminal, Markdown, CSV or JSON.
+
+Columns: `Model | Dataset | Metric | Subset | Num | Score | Cat.0 | 95% CI`, the first seven
+as EvalScope prints them. OVERALL rows say in the Metric column whether they are micro
+(pooled over samples) or macro (mean over subsets) averages.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from tasks.errors import UserError
+
+__all__ = ["COLUMNS", "FORMATS", "load_results", "render", "table_rows"]
+
+COLUMNS = ("Model", "Dataset", "Metric", "Subset", "Num", "Score", "Cat.0", "95% CI")
+FORMATS = ("table", "md", "csv", "json")
+
+
+def load_results(run_dir: Path) -> dict[str, Any]:
+    """Read a finished run's results.json."""
+    path = run_dir / "results.json" if run_dir.is_dir() else run_dir
+    try:
+        results: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no results.json (is this a finished run folder?)") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    return results
+
+
+def _model_label(results: dict[str, Any]) -> str:
+    return Path(str(results["model"]["name"])).name or str(results["model"]["name"])
+
+
+def table_rows(results: dict[str, Any]) -> list[list[str]]:
+    """The table's cells as strings, one list per score row."""
+    model = _model_label(results)
+    out = []
+    for row in results["scores"]:
+        metric = row["metric"] + (" (macro)" if row["aggregation"] == "macro" else "")
+        ci = f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]"
+        out.append([model, row["task"], metric, row["subset"], str(row["n"]), f"{row['score']:.4f}", row["category"], ci])
+    return out
+
+
+def footer(results: dict[str, Any]) -> list[str]:
+    """Notes under the table: scoring mode, averaging, skipped rows, failures, no-answers."""
+    notes = []
+    for name, info in results["tasks"].items():
+        parts = [f"scoring={info['scoring']}"]
+        for key, label in (("skipped_rows", "skipped rows"), ("failed", "failed samples"), ("no_answer", "no answer")):
+            if info.get(key):
+                parts.append(f"{label}: {info[key]}")
+        notes.append(f"{name}: " + ", ".join(parts))
+    notes.append("OVERALL = micro average over all samples; (macro) = mean of subset scores.")
+    return notes
+
+
+def _markdown(rows: list[list[str]], notes: list[str]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---:" if c in ("Num", "Score") else "---" for c in COLUMNS) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+
+
+def _csv(rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _terminal(rows: list[list[str]], notes: list[str]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*COLUMNS, show_lines=False)
+    for row in rows:
+        table.add_row(*row)
+    console = Console(record=True, width=max(100, sum(len(c) for c in rows[0]) + 40) if rows else 100)
+    with console.capture() as capture:
+        console.print(table)
+        for note in notes:
+            console.print(note, markup=False)
+    return capture.get()
+
+
+def render(results: dict[str, Any], fmt: str) -> str:
+    """The report of one run in `fmt` (one of `FORMATS`)."""
+    rows, notes = table_rows(results), footer(results)
+    if fmt == "md":
+        return _markdown(rows, notes)
+    if fmt == "csv":
+        return _csv(rows)
+    if fmt == "json":
+        return json.dumps(results["scores"], indent=2, ensure_ascii=False) + "\n"
+    if fmt == "table":
+        return _terminal(rows, notes)
+    raise UserError(f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})")

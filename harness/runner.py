@@ -1,0 +1,190 @@
+"""The evaluation loop: load tasks, ask the backend, score, store, aggregate.
+
+Work is done in chunks; each finished chunk is appended to the run store before the next
+starts, so an interruption costs at most one chunk and the same command resumes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness import provenance
+from harness.aggregate import score_rows
+from harness.backends import Backend, create_backend
+from harness.config import EvalConfig
+from harness.scoring import choice_request, generate_request, record_choice, record_generation
+from harness.store import RunStore
+from metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
+from tasks import EXAMPLE_DATA, DatasetArgs, LoadedTask, Sample, UserError, get_task, parse_dataset_args
+
+__all__ = ["PreparedTask", "RunResult", "evaluate", "prepare_tasks"]
+
+CHUNK = 32
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class PreparedTask:
+    """A loaded dataset with its resolved scoring mode and metrics."""
+
+    name: str
+    kind: str
+    version: int
+    args: DatasetArgs
+    scoring: str
+    metrics: tuple[str, ...]
+    loaded: LoadedTask
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where the run was written and what it holds."""
+
+    run_dir: Path
+    results: dict[str, Any]
+    records: list[dict[str, Any]]
+
+
+def prepare_tasks(config: EvalConfig, default_scoring: str) -> list[PreparedTask]:
+    """Parse dataset args and load every dataset; all input errors surface here, before any work."""
+    prepared = []
+    for name in config.datasets:
+        spec = get_task(name)
+        raw = dict(config.dataset_args.get(name, {}))
+        raw.setdefault("local_path", str(EXAMPLE_DATA))
+        args = parse_dataset_args(name, raw)
+        if spec.kind == "mcq":
+            scoring = args.scoring or ("generate" if args.multiple_correct else default_scoring)
+            if args.multiple_correct and scoring != "generate":
+                raise UserError(f'{name}: multiple_correct needs scoring "generate" (letter and cloze pick one option)')
+            metrics: tuple[str, ...] = ("acc",)
+        else:
+            scoring = "generate"
+            metrics = args.metrics or DEFAULT_QA_METRICS
+            unknown = [m for m in metrics if m not in QA_METRICS]
+            if unknown:
+                raise UserError(f"{name}: unknown metric {unknown[0]!r} (known: {', '.join(QA_METRICS)})")
+        loaded = spec.load(name, args, scoring)
+        if config.limit is not None:
+            loaded.samples = _limit(loaded.samples, config.limit)
+        prepared.append(PreparedTask(name, spec.kind, spec.version, args, scoring, metrics, loaded))
+    return prepared
+
+
+def _limit(samples: list[Sample], limit: int) -> list[Sample]:
+    counts: dict[str, int] = {}
+    kept = []
+    for s in samples:
+        counts[s.subset] = counts.get(s.subset, 0) + 1
+        if counts[s.subset] <= limit:
+            kept.append(s)
+    return kept
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(text).name or text).strip("_")[:60] or "model"
+
+
+def _run_fingerprint(config: EvalConfig, tasks: Sequence[PreparedTask], backend: Backend) -> dict[str, Any]:
+    return {
+        "config": {k: v for k, v in config.to_dict().items() if k not in ("output", "batch_size")},
+        "model": backend.fingerprint(),
+        "tasks": {t.name: {"scoring": t.scoring, "files": {str(p): provenance.file_sha256(p) for p in t.loaded.files}} for t in tasks},
+        "samples": {t.name: provenance.fingerprint([(s.key, s.messages, s.reference) for s in t.loaded.samples]) for t in tasks},
+    }
+
+
+def evaluate(
+    config: EvalConfig, *, backend: Backend | None = None, run_dir: Path | None = None, progress: Progress | None = None
+) -> RunResult:
+    """Run every dataset in `config` through the backend and write the run folder."""
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    default_scoring = backend.default_scoring if backend else ("generate" if config.backend == "api" else "letter")
+    tasks = prepare_tasks(config, default_scoring)
+    if backend is None:
+        backend = create_backend(config.backend, config.model, **config.model_args)
+    identity = _run_fingerprint(config, tasks, backend)
+    digest = provenance.fingerprint(identity)
+    run_dir = run_dir or Path(config.output) / f"{_slug(config.model)}-{digest[:10]}"
+    records: dict[str, dict[str, Any]] = {}
+    t0 = time.perf_counter()
+    with RunStore(run_dir, digest, {"created": started, "model": config.model, "backend": config.backend}) as store:
+        done = store.open()
+        for task in tasks:
+            pending = [s for s in task.loaded.samples if s.key not in done]
+            _run_task(task, pending, backend, config, store, records, progress)
+        records.update({k: v for k, v in done.items() if k not in records})
+        ordered = [records[s.key] for t in tasks for s in t.loaded.samples]
+        results = _results(config, tasks, backend, ordered, started, time.perf_counter() - t0)
+        store.finalize(results, ordered)
+    return RunResult(run_dir, results, ordered)
+
+
+def _run_task(
+    task: PreparedTask,
+    pending: list[Sample],
+    backend: Backend,
+    config: EvalConfig,
+    store: RunStore,
+    records: dict[str, dict[str, Any]],
+    progress: Progress | None,
+) -> None:
+    total = len(task.loaded.samples)
+    finished = total - len(pending)
+    if progress:
+        progress(task.name, finished, total)
+    for start in range(0, len(pending), CHUNK):
+        chunk = pending[start : start + CHUNK]
+        if task.scoring in ("letter", "cloze"):
+            results = backend.score_choices([choice_request(s, task.scoring) for s in chunk])
+            new = [record_choice(s, r, task.scoring) for s, r in zip(chunk, results, strict=True)]
+        else:
+            gens = backend.generate([generate_request(s) for s in chunk], config.generation)
+            new = [record_generation(s, g, task.scoring, task.metrics) for s, g in zip(chunk, gens, strict=True)]
+        store.append(new)
+        records.update((r["key"], r) for r in new)
+        finished += len(chunk)
+        if progress:
+            progress(task.name, finished, total)
+
+
+def _results(
+    config: EvalConfig, tasks: Sequence[PreparedTask], backend: Backend, records: list[dict[str, Any]], started: str, seconds: float
+) -> dict[str, Any]:
+    scores: list[dict[str, Any]] = []
+    task_info: dict[str, Any] = {}
+    for task in tasks:
+        mine = [r for r in records if r["task"] == task.name]
+        scores.extend(score_rows(task.name, mine, config.seed))
+        task_info[task.name] = {
+            "version": task.version,
+            "kind": task.kind,
+            "scoring": task.scoring,
+            "metrics": list(task.metrics),
+            "language": task.loaded.language,
+            "subsets": sorted({s.subset for s in task.loaded.samples}),
+            "files": [str(p) for p in task.loaded.files],
+            "num_samples": len(mine),
+            "skipped_rows": task.loaded.skipped,
+            "failed": sum(1 for r in mine if r.get("failed")),
+            "no_answer": sum(1 for r in mine if r.get("no_answer")),
+        }
+    return {
+        "schema_version": provenance.SCHEMA_VERSION,
+        "harness_version": provenance.harness_version(),
+        "git_hash": provenance.git_hash(),
+        "started": started,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(seconds, 3),
+        "config": replace(config).to_dict(),
+        "model": {"name": config.model, "backend": config.backend, "fingerprint": backend.fingerprint()},
+        "packages": provenance.package_versions(),
+        "tasks": task_info,
+        "scores": scores,
+    }

@@ -1,0 +1,31 @@
+"""User-facing errors: one line that names the file, the line and the fix.
+
+The CLI turns any `UserError` into that line on stderr and exit code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["DataError", "RowError", "UserError"]
+
+
+class UserError(Exception):
+    """A mistake the user can fix (bad input, bad argument); never a bug in the harness."""
+
+
+class DataError(UserError):
+    """A problem in a data file, located to the physical line where there is one."""
+
+    def __init__(self, path: str | Path, problem: str, *, line: int | None = None, fix: str = "") -> None:
+        """Build the message `FILE line N: PROBLEM (FIX)`."""
+        self.path = Path(path)
+        self.line = line
+        self.problem = problem
+        self.fix = fix
+        where = f"{self.path}" + (f" line {line}" if line is not None else "")
+        super().__init__(f"{where}: {problem}" + (f" ({fix})" if fix else ""))
+
+
+class RowError(DataError):
+    """A problem confined to one data row: `on_bad_row: skip` may skip it instead of stopping."""
