@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("eval", help="evaluate a model")
-    ev.add_argument("--model", default=DEFAULT_MODEL, help=f"model path, hub id, GGUF file or alias (default {DEFAULT_MODEL})")
+    ev.add_argument("--model", default=None, help=f"model path, hub id, GGUF file or alias (default {DEFAULT_MODEL}; fake: hash)")
     ev.add_argument("--backend", default="hf", help="hf, fake (more with extras)")
     ev.add_argument("--datasets", nargs="+", default=["general_mcq", "general_qa"])
     ev.add_argument("--dataset-args", default="{}", help='JSON: {"general_mcq": {"local_path": ..., "subset_list": [...]}}')
@@ -77,7 +77,7 @@ def _eval(ns: argparse.Namespace) -> int:
                 model_args[key] = getattr(ns, key)
         model_args.setdefault("batch_size", ns.batch_size)
     config = EvalConfig(
-        model=ns.model,
+        model=ns.model or ("hash" if ns.backend == "fake" else DEFAULT_MODEL),
         backend=ns.backend,
         datasets=tuple(ns.datasets),
         dataset_args=_json_arg(ns.dataset_args, "--dataset-args"),

@@ -20,7 +20,7 @@ def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[dic
     if unknown:
         raise UserError(f"unknown metric {unknown[0]!r} (known: {', '.join(QA_METRICS)})")
     records = []
-    for rec in read_jsonl(path):
+    for rec in read_jsonl(path, exact_numbers=False):
         if isinstance(rec, DataError):
             raise rec
         obj = rec.value

@@ -100,14 +100,14 @@ def _rows(path: Path, reader: Any, header: list[str]) -> Iterator[CsvRecord | Ro
             yield CsvRecord(start, dict(zip(header, row, strict=True)))
 
 
-def read_jsonl(path: Path, encoding: str | None = None) -> Iterator[JsonRecord | RowError]:
-    """Parse JSON lines; blank lines are skipped, numbers keep the exact text written."""
+def read_jsonl(path: Path, encoding: str | None = None, *, exact_numbers: bool = True) -> Iterator[JsonRecord | RowError]:
+    """Parse JSON lines; blank lines are skipped; with `exact_numbers` numbers keep the exact text written."""
     text = read_text(path, encoding)
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         try:
-            value = json.loads(raw, parse_float=str, parse_int=str)
+            value = json.loads(raw, parse_float=str, parse_int=str) if exact_numbers else json.loads(raw)
         except json.JSONDecodeError as exc:
             yield RowError(path, f"not JSON: {exc.msg} at column {exc.colno}", line=number, fix="one JSON object per line")
             continue

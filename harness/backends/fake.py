@@ -6,7 +6,8 @@
   the pick looks arbitrary but never changes; generation echoes the last user message for QA and
   answers "ANSWER: X" (X from the same hash) for MCQ.
 - `first`: always the first option; generation as `hash`.
-- `table:PATH`: a JSONL file of `{"key" | "id": ..., "prediction": ...}`; the prediction is the
+- `table:PATH`: a JSONL file of `{"key": ..., "prediction": ...}`, where key is a sample key as
+  samples.jsonl writes it (`task/subset/index`) or just the row index; the prediction is the
   generated text, or for choice scoring the letter or option text that wins.
 
 `model_args`: `delay` (seconds slept per request, to test interruption), `calls_file` (a file
@@ -119,7 +120,7 @@ def _read_table(path: Path) -> dict[str, str]:
             continue
         try:
             obj = json.loads(line)
-            table[str(obj.get("key", obj.get("id")))] = str(obj["prediction"])
+            table[str(obj["key"])] = str(obj["prediction"])
         except (json.JSONDecodeError, KeyError, AttributeError):
-            raise UserError(f'{path} line {number}: expected {{"key" or "id": ..., "prediction": ...}}') from None
+            raise UserError(f'{path} line {number}: expected {{"key": ..., "prediction": ...}}') from None
     return table
