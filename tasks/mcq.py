@@ -87,7 +87,8 @@ def load_mcq(task: str, args: DatasetArgs, scoring: str) -> LoadedTask:
             answer=row.item.answer,
             answer_prefix=style.answer_prefix,
             target_delimiter=style.target_delimiter,
-            chat_template=args.chat_template,
+            # Cloze compares option texts as plain continuations, lm-eval style, unless asked otherwise.
+            chat_template=False if scoring == "cloze" and args.chat_template is None else args.chat_template,
             category=row.category,
             metadata=row.metadata,
         )

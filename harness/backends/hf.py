@@ -1,0 +1,144 @@
+"""The PyTorch/transformers backend: letter and cloze scoring by log-likelihood, batched generation.
+
+Default MCQ scoring is `letter` (one forward pass per question). Requests are rendered with the
+tokenizer's chat template when it has one (unless the dataset says `chat_template: false`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
+from harness.backends.hf_loading import load_model
+from harness.backends.hf_scoring import ChoiceScorer, EncodedChoice, encode_pair
+from harness.batching import token_batches
+from harness.config import GenerationConfig
+from harness.prompting import join_continuation, render_context
+from tasks.errors import UserError
+
+__all__ = ["HFBackend"]
+
+CPU_TOKEN_BUDGET = 4096
+GPU_TOKEN_BUDGET = 65536
+
+
+class HFBackend:
+    """A transformers causal LM; see the module docstring."""
+
+    name = "hf"
+    default_scoring = "letter"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_size: int | str = "auto",
+        trust_remote_code: bool = False,
+        base_model: str | None = None,
+        reuse_prefix: bool = True,
+        loaded: Any = None,
+    ) -> None:
+        """Load `model` (or wrap an already loaded `(model, tokenizer)` pair given as `loaded`)."""
+        if loaded is not None:
+            self.model, self.tokenizer = loaded
+            self._fingerprint: dict[str, Any] = {"backend": "hf", "model": model, "dtype": str(self.model.dtype)}
+        else:
+            result = load_model(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code, base_model=base_model)
+            self.model, self.tokenizer, self._fingerprint = result.model, result.tokenizer, result.fingerprint
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.device = next(self.model.parameters()).device
+        on_gpu = self.device.type == "cuda"
+        if batch_size == "auto":
+            budget, max_batch = (GPU_TOKEN_BUDGET if on_gpu else CPU_TOKEN_BUDGET), None
+        elif isinstance(batch_size, int) and batch_size > 0:
+            budget, max_batch = 1 << 30, batch_size
+        else:
+            raise UserError(f"batch size {batch_size!r}: use a positive integer or auto")
+        self.token_budget, self.max_batch = budget, max_batch
+        self.scorer = ChoiceScorer(self.model, token_budget=budget, max_batch=max_batch)
+        self.scorer.reuse_prefix = reuse_prefix
+        self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Model source, weights digest, dtype and device."""
+        return dict(self._fingerprint)
+
+    def _chat(self, flag: bool | None) -> bool:
+        if flag and not self.has_chat_template:
+            raise UserError("chat_template: true, but this tokenizer has no chat template")
+        return self.has_chat_template if flag is None else flag
+
+    def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
+        """Summed log-probabilities per continuation (see `harness.backends.base`)."""
+        encoded, contexts = [], []
+        for req in requests:
+            chat = self._chat(req.chat_template)
+            context = render_context(
+                self.tokenizer, req.messages, chat=chat, answer_prefix=req.answer_prefix, delimiter=req.target_delimiter
+            )
+            pairs = [
+                encode_pair(
+                    self.tokenizer,
+                    context,
+                    join_continuation(c, chat=chat, answer_prefix=req.answer_prefix, delimiter=req.target_delimiter),
+                )
+                for c in req.continuations
+            ]
+            ctx = pairs[0][0]
+            if any(p[0] != ctx for p in pairs) or any(not p[1] for p in pairs):
+                raise UserError(f"{req.key}: a continuation merges into the context's tokens; set dataset arg target_delimiter")
+            encoded.append(EncodedChoice(tuple(ctx), tuple(tuple(p[1]) for p in pairs)))
+            contexts.append(context)
+        scores = self.scorer.score(encoded)
+        return [
+            ChoiceResult(tuple(lp for lp, _ in s), tuple(n for _, n in s), context=ctx) for s, ctx in zip(scores, contexts, strict=True)
+        ]
+
+    def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> list[Generation]:
+        """Batched generation with left padding; stop strings are cut from the text."""
+        prompts = [render_context(self.tokenizer, r.messages, chat=self._chat(r.chat_template)) for r in requests]
+        encoded = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+        costs = [len(e) + config.max_new_tokens for e in encoded]
+        out: list[Generation | None] = [None] * len(requests)
+        for batch in token_batches(costs, token_budget=self.token_budget, max_batch=self.max_batch):
+            texts, counts = self._generate_batch([encoded[i] for i in batch], config)
+            for i, text, n in zip(batch, texts, counts, strict=True):
+                out[i] = Generation(text, prompt=prompts[i], prompt_tokens=len(encoded[i]), completion_tokens=n)
+        return [g for g in out if g is not None]
+
+    @torch.inference_mode()
+    def _generate_batch(self, encoded: list[list[int]], config: GenerationConfig) -> tuple[list[str], list[int]]:
+        width = max(len(e) for e in encoded)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for r, e in enumerate(encoded):
+            ids[r, width - len(e) :] = torch.tensor(e)
+            mask[r, width - len(e) :] = 1
+        kwargs: dict[str, Any] = {"max_new_tokens": config.max_new_tokens, "do_sample": config.do_sample, "pad_token_id": pad}
+        if config.do_sample:
+            kwargs.update(temperature=config.temperature, top_p=config.top_p, top_k=config.top_k or None)
+            torch.manual_seed(config.seed)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        if config.stop:
+            kwargs.update(stop_strings=list(config.stop), tokenizer=self.tokenizer)
+        generated = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
+        new = generated[:, width:].cpu()
+        texts, counts = [], []
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {pad}
+        for row in new.tolist():
+            n = next((k for k, t in enumerate(row) if t in eos_ids), len(row))
+            text = self.tokenizer.decode(row[:n], skip_special_tokens=True)
+            for stop in config.stop:
+                text = text.split(stop, 1)[0]
+            texts.append(text)
+            counts.append(n)
+        return texts, counts

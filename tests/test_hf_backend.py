@@ -1,0 +1,111 @@
+"""The HF backend on the real SmolLM2 model: scores equal a plain per-option computation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import TEST_DATA
+
+torch = pytest.importorskip("torch")
+
+from harness.backends.hf import HFBackend  # noqa: E402
+from harness.config import EvalConfig, GenerationConfig  # noqa: E402
+from harness.runner import prepare_tasks  # noqa: E402
+from harness.scoring import choice_request, generate_request  # noqa: E402
+
+pytestmark = pytest.mark.slow
+ARC = str(TEST_DATA / "arc_easy_60")
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return HFBackend("smollm2-135m-instruct", batch_size="auto")
+
+
+def samples(scoring: str, limit: int = 60, **args):
+    config = EvalConfig(
+        datasets=("general_mcq",), dataset_args={"general_mcq": {"local_path": ARC, "scoring": scoring, **args}}, limit=limit
+    )
+    return prepare_tasks(config, "letter")[0].loaded.samples
+
+
+def reference_logprobs(model, tokenizer, context: str, continuations: list[str]) -> list[float]:
+    """Unbatched, full logits, no cache, no padding: the straightforward computation.
+
+    A one-token continuation is read off the context's own forward pass (the same numbers as
+    running context + token); longer ones run context + continuation whole.
+    """
+    ctx = tokenizer.encode(context, add_special_tokens=False)
+    with torch.no_grad():
+        ctx_logprobs = torch.log_softmax(model(torch.tensor([ctx])).logits[0, -1].float(), dim=-1)
+    out = []
+    for continuation in continuations:
+        whole = tokenizer.encode(context + continuation, add_special_tokens=False)
+        cont = whole[len(ctx) :]
+        if len(cont) == 1:
+            out.append(float(ctx_logprobs[cont[0]]))
+            continue
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(torch.tensor([whole])).logits[0].float(), dim=-1)
+        out.append(float(sum(logprobs[len(ctx) - 1 + k, t] for k, t in enumerate(cont))))
+    return out
+
+
+def test_letter_scores_equal_plain_computation(backend):
+    items = samples("letter")
+    results = backend.score_choices([choice_request(s, "letter") for s in items])
+    worst, same = 0.0, 0
+    for s, res in zip(items, results, strict=True):
+        context = backend.tokenizer.apply_chat_template(list(s.messages), tokenize=False, add_generation_prompt=True) + "ANSWER:"
+        assert res.context == context
+        ref = reference_logprobs(backend.model, backend.tokenizer, context, [" " + c for c in s.letters])
+        worst = max(worst, *(abs(a - b) for a, b in zip(res.logprobs, ref, strict=True)))
+        same += max(range(len(ref)), key=ref.__getitem__) == max(range(len(ref)), key=res.logprobs.__getitem__)
+    assert worst < 1e-4 and same == len(items)
+
+
+def test_cloze_scores_equal_plain_computation(backend):
+    items = samples("cloze", limit=50)
+    results = backend.score_choices([choice_request(s, "cloze") for s in items])
+    worst = 0.0
+    for s, res in zip(items, results, strict=True):
+        context = s.messages[-1]["content"]
+        assert context.startswith("Question: ") and context.endswith("\nAnswer:")
+        ref = reference_logprobs(backend.model, backend.tokenizer, context, [" " + c for c in s.choices])
+        worst = max(worst, *(abs(a - b) for a, b in zip(res.logprobs, ref, strict=True)))
+    assert worst < 1e-4
+
+
+def test_batch_size_and_prefix_reuse_do_not_change_answers(backend):
+    items = samples("letter", limit=24, few_shot_num=3)
+    reqs = [choice_request(s, "letter") for s in items]
+    auto = backend.score_choices(reqs)
+    one = HFBackend("smollm2-135m-instruct", batch_size=1, reuse_prefix=False).score_choices(reqs)
+    for a, b in zip(auto, one, strict=True):
+        assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs, strict=True)) < 1e-4
+        assert max(range(len(a.logprobs)), key=a.logprobs.__getitem__) == max(range(len(b.logprobs)), key=b.logprobs.__getitem__)
+
+
+def test_greedy_generation_is_batch_invariant_and_seeded_sampling_reproducible(backend):
+    reqs = [generate_request(s) for s in samples("generate", limit=6)]
+    greedy = GenerationConfig(max_new_tokens=12)
+    batched = [g.text for g in backend.generate(reqs, greedy)]
+    single = [backend.generate([r], greedy)[0].text for r in reqs]
+    assert batched == single and all(batched)
+    sampled = GenerationConfig(max_new_tokens=12, temperature=0.8, seed=7)
+    assert [g.text for g in backend.generate(reqs, sampled)] == [g.text for g in backend.generate(reqs, sampled)]
+    stopped = backend.generate(reqs[:2], GenerationConfig(max_new_tokens=12, stop=(")",)))
+    assert all(")" not in g.text for g in stopped)
+
+
+def test_main_job_default_model_and_data(tmp_path, capsys):
+    from harness.cli import main
+
+    assert main(["eval", "--output", str(tmp_path), "--max-new-tokens", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "smollm2-135m-instruct" in out and "general_qa" in out
+    (run_dir,) = tmp_path.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["model"]["fingerprint"]["backend"] == "hf"
+    assert results["tasks"]["general_mcq"]["scoring"] == "letter"
