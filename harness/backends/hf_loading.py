@@ -73,6 +73,7 @@ def load_model(name: str, *, device: str, dtype: str, trust_remote_code: bool = 
     alias = resolve_alias(name)
     path = alias or Path(name).expanduser()
     common: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    source: Path | str
     if path.exists():
         if path.is_file() and path.suffix == ".gguf":
             source, common["gguf_file"] = path.parent, path.name
@@ -90,7 +91,7 @@ def load_model(name: str, *, device: str, dtype: str, trust_remote_code: bool = 
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **common)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, use_safetensors=None, **common)
+        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **common)
     except OSError as exc:
         if not isinstance(source, Path):
             hint = "offline (HF_HUB_OFFLINE=1) it is not downloaded; fetch it while online or pass a local folder" if offline else str(exc)
