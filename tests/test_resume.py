@@ -1,0 +1,135 @@
+"""Nothing lost: SIGKILL and Ctrl-C mid-run, resume, lock, request cache."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, TEST_DATA
+
+from harness.cli import main
+
+ARC = str(TEST_DATA / "arc_easy_60")
+
+
+def cmd(
+    run_dir: Path, *extra: str, backend: str = "fake", model_args: dict | None = None, datasets=("general_mcq", "general_qa")
+) -> list[str]:
+    args = [sys.executable, "-m", "harness", "eval", "--backend", backend, "--run-dir", str(run_dir), "--datasets", *datasets]
+    if model_args:
+        args += ["--model-args", json.dumps(model_args)]
+    return args + list(extra)
+
+
+def comparable(run_dir: Path) -> tuple[bytes, dict]:
+    results = json.loads((run_dir / "results.json").read_text())
+    for key in ("started", "finished", "wall_seconds"):
+        results.pop(key)
+    results["config"].pop("model_args")  # the killed run adds a delay and a call counter
+    return (run_dir / "samples.jsonl").read_bytes(), results
+
+
+def partial_lines(run_dir: Path) -> int:
+    path = run_dir / "samples.partial.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def kill_when(proc: subprocess.Popen, run_dir: Path, at_least: int, deadline: float = 120) -> None:
+    end = time.monotonic() + deadline
+    while partial_lines(run_dir) < at_least and proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    subprocess.run(cmd(tmp_path / "full"), check=True, capture_output=True, env=env, cwd=ROOT)
+    calls = tmp_path / "calls.txt"
+    slow = {"delay": 0.01, "calls_file": str(calls)}
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen(cmd(run_dir, model_args=slow), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    time.sleep(random.Random(7).uniform(0.0, 0.2))
+    kill_when(proc, run_dir, at_least=1)
+    done = partial_lines(run_dir)
+    assert 0 < done < 24, "the kill should land mid-run"
+    calls.write_text("")
+    subprocess.run(cmd(run_dir, model_args=slow), check=True, capture_output=True, env=env, cwd=ROOT)
+    after = calls.read_text().splitlines()
+    assert len(after) == len(set(after)) == 24 - done  # each remaining sample once, finished ones never
+    assert comparable(run_dir) == comparable(tmp_path / "full")
+
+
+@pytest.mark.slow
+def test_sigkill_real_model_then_resume(tmp_path):
+    args = json.dumps({"general_mcq": {"local_path": ARC}})
+    extra = ("--dataset-args", args, "--limit", "40")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+    subprocess.run(
+        cmd(tmp_path / "full", *extra, backend="hf", datasets=("general_mcq",)), check=True, capture_output=True, env=env, cwd=ROOT
+    )
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen(
+        cmd(run_dir, *extra, backend="hf", datasets=("general_mcq",)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+    )
+    kill_when(proc, run_dir, at_least=1)
+    before = (run_dir / "samples.partial.jsonl").read_bytes()
+    assert 0 < before.count(b"\n") < 40
+    subprocess.run(cmd(run_dir, *extra, backend="hf", datasets=("general_mcq",)), check=True, capture_output=True, env=env, cwd=ROOT)
+    after = (run_dir / "samples.partial.jsonl").read_bytes()
+    # Every computed record is appended, so 40 lines and an untouched prefix mean no sample ran twice after the kill.
+    assert after.startswith(before) and after.count(b"\n") == 40
+    full_samples, full_results = comparable(tmp_path / "full")
+    got_samples, got_results = comparable(run_dir)
+    assert got_samples == full_samples and got_results["scores"] == full_results["scores"]
+
+
+def test_ctrl_c_flushes_and_says_how_to_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        cmd(run_dir, model_args={"delay": 0.02}), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    while partial_lines(run_dir) < 1 and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "run the same command again to resume" in err and "Traceback" not in err
+    assert partial_lines(run_dir) >= 1
+    subprocess.run(cmd(run_dir), check=True, capture_output=True, env=env, cwd=ROOT)
+    assert len((run_dir / "samples.jsonl").read_text().splitlines()) == 24
+
+
+def test_concurrent_run_on_same_folder_is_refused(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with (run_dir / ".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(["eval", "--backend", "fake", "--run-dir", str(run_dir)]) == 2
+    assert "another run is writing to this folder" in capsys.readouterr().err
+
+
+def test_request_cache_answers_repeated_runs_without_the_backend(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    calls = tmp_path / "calls.txt"
+    base = ["eval", "--backend", "fake", "--use-cache", "--model-args", json.dumps({"calls_file": str(calls)})]
+    assert main([*base, "--run-dir", str(tmp_path / "a")]) == 0
+    first = len(calls.read_text().splitlines())
+    assert first == 24
+    assert main([*base, "--run-dir", str(tmp_path / "b")]) == 0
+    assert len(calls.read_text().splitlines()) == first
+    assert (tmp_path / "a" / "samples.jsonl").read_bytes() == (tmp_path / "b" / "samples.jsonl").read_bytes()
+    capsys.readouterr()
