@@ -7,9 +7,10 @@ order by the caller using the indices each batch carries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-__all__ = ["token_batches"]
+__all__ = ["Budget", "run_batched", "token_batches"]
 
 
 def token_batches(costs: Sequence[int], *, token_budget: int, max_batch: int | None = None) -> list[list[int]]:
@@ -36,3 +37,36 @@ def token_batches(costs: Sequence[int], *, token_budget: int, max_batch: int | N
     if current:
         batches.append(current)
     return batches
+
+
+@dataclass
+class Budget:
+    """How much one forward pass may hold; `adaptive` budgets halve on out-of-memory and remember it."""
+
+    tokens: int
+    max_batch: int | None = None
+    adaptive: bool = False
+    floor: int = 256
+
+
+def run_batched(costs: Sequence[int], run: Callable[[list[int]], None], budget: Budget, oom: tuple[type[BaseException], ...] = ()) -> None:
+    """Call `run(indices)` over token batches of `costs`.
+
+    With an adaptive budget (`--batch-size auto` on a GPU), an out-of-memory error halves the
+    budget and retries what is left: the first batches probe the largest size that fits, and
+    later calls start from what worked.
+    """
+    done: set[int] = set()
+    remaining = list(range(len(costs)))
+    while remaining:
+        try:
+            for batch in token_batches([costs[i] for i in remaining], token_budget=budget.tokens, max_batch=budget.max_batch):
+                indices = [remaining[j] for j in batch]
+                run(indices)
+                done.update(indices)
+            return
+        except oom:
+            if not budget.adaptive or budget.tokens <= budget.floor:
+                raise
+            budget.tokens //= 2
+            remaining = [i for i in remaining if i not in done]

@@ -14,7 +14,7 @@ import torch
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
 from harness.backends.hf_loading import load_model
 from harness.backends.hf_scoring import ChoiceScorer, EncodedChoice, encode_pair
-from harness.batching import token_batches
+from harness.batching import Budget, run_batched
 from harness.config import GenerationConfig
 from harness.prompting import join_continuation, render_context
 from tasks.errors import UserError
@@ -55,13 +55,13 @@ class HFBackend:
         self.device = next(self.model.parameters()).device
         on_gpu = self.device.type == "cuda"
         if batch_size == "auto":
-            budget, max_batch = (GPU_TOKEN_BUDGET if on_gpu else CPU_TOKEN_BUDGET), None
+            # CPU: a fixed budget (an OOM there kills the process); GPU: probe down from a large one.
+            self.budget = Budget(GPU_TOKEN_BUDGET if on_gpu else CPU_TOKEN_BUDGET, adaptive=on_gpu)
         elif isinstance(batch_size, int) and batch_size > 0:
-            budget, max_batch = 1 << 30, batch_size
+            self.budget = Budget(1 << 30, max_batch=batch_size)
         else:
             raise UserError(f"batch size {batch_size!r}: use a positive integer or auto")
-        self.token_budget, self.max_batch = budget, max_batch
-        self.scorer = ChoiceScorer(self.model, token_budget=budget, max_batch=max_batch)
+        self.scorer = ChoiceScorer(self.model, self.budget)
         self.scorer.reuse_prefix = reuse_prefix
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
 
@@ -106,10 +106,13 @@ class HFBackend:
         encoded = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
         costs = [len(e) + config.max_new_tokens for e in encoded]
         out: list[Generation | None] = [None] * len(requests)
-        for batch in token_batches(costs, token_budget=self.token_budget, max_batch=self.max_batch):
+
+        def run(batch: list[int]) -> None:
             texts, counts = self._generate_batch([encoded[i] for i in batch], config)
             for i, text, n in zip(batch, texts, counts, strict=True):
                 out[i] = Generation(text, prompt=prompts[i], prompt_tokens=len(encoded[i]), completion_tokens=n)
+
+        run_batched(costs, run, self.budget, (torch.OutOfMemoryError,))
         return [g for g in out if g is not None]
 
     @torch.inference_mode()

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DynamicCache
 
-from harness.batching import token_batches
+from harness.batching import Budget, run_batched
 
 __all__ = ["ChoiceScorer", "EncodedChoice", "encode_pair"]
 
@@ -64,12 +64,11 @@ def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
 class ChoiceScorer:
     """Scores `EncodedChoice` items on one model; keeps the last shared-prefix cache."""
 
-    def __init__(self, model: Any, *, token_budget: int, max_batch: int | None = None) -> None:
-        """`token_budget` bounds (rows x padded length) per forward pass."""
+    def __init__(self, model: Any, budget: Budget) -> None:
+        """`budget` bounds (rows x padded length) per forward pass."""
         self.model = model
         self.device = next(model.parameters()).device
-        self.token_budget = token_budget
-        self.max_batch = max_batch
+        self.budget = budget
         self._prefix: tuple[int, ...] = ()
         self._prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.reuse_prefix = True
@@ -110,9 +109,12 @@ class ChoiceScorer:
         out: list[list[tuple[float, int]]] = [[] for _ in items]
         # Cost ~ cached tokens a row holds: its context, once per multi-token option (cloze).
         costs = [len(it.context) * max(1, sum(len(c) > 1 for c in it.continuations)) for it in items]
-        for batch in token_batches(costs, token_budget=self.token_budget, max_batch=self.max_batch):
+
+        def run(batch: list[int]) -> None:
             for i, scores in zip(batch, self._score_batch([items[i] for i in batch], p), strict=True):
                 out[i] = scores
+
+        run_batched(costs, run, self.budget, (torch.OutOfMemoryError,))
         return out
 
     @torch.inference_mode()
