@@ -64,8 +64,8 @@ def lm_eval_task_yaml(folder: Path, name: str, letter: bool, shots: int) -> None
 dataset_path: json
 dataset_kwargs:
   data_files:
-    test: {folder / "arc_val.jsonl"}
-    dev: {folder / "arc_dev.jsonl"}
+    test: {folder / "data" / "arc_val.jsonl"}
+    dev: {folder / "data" / "arc_dev.jsonl"}
 test_split: test
 fewshot_split: dev
 fewshot_config:
@@ -164,6 +164,12 @@ def scoring_phase(data: Path) -> dict[str, float]:
     return {"tokens": tokens, "baseline": baseline, "ours": ours, "in_model": in_model[0]}
 
 
+def accuracy_line(ours_dir: Path) -> str:
+    results = json.loads((ours_dir / "results.json").read_text())
+    rows = [r for r in results["scores"] if r["subset"] != "OVERALL" and r["category"] == "-"]
+    return ", ".join(f"{r['metric']} {r['score']:.3f}" for r in rows)
+
+
 def agreement(ours_dir: Path, lm_dir: Path, task: str) -> tuple[float, float, int]:
     ours = [json.loads(line) for line in (ours_dir / "samples.jsonl").read_text().splitlines()]
     (path,) = list(lm_dir.rglob(f"samples_{task}_*.jsonl"))
@@ -208,7 +214,7 @@ def main() -> None:
         ):
             ours_dir = root / f"ours_{task}"
             wall, rss, _ = timed(harness_cmd(data, ours_dir, scoring, shots), env)
-            line = f"  {label}: harness {wall:.1f} s, peak RSS {rss:.0f} MB"
+            line = f"  {label}: harness {wall:.1f} s, peak RSS {rss:.0f} MB ({accuracy_line(ours_dir)})"
             if have_lm_eval:
                 lm_dir = root / f"lm_{task}"
                 lm_wall, lm_rss, _ = timed(lm_eval_cmd(root, task, lm_dir, model_dir), env)

@@ -147,6 +147,9 @@ def _run_task(
     finished = total - len(pending)
     if progress:
         progress(task.name, finished, total)
+    # Similar lengths in one chunk waste little padding, and one subset per chunk keeps its shared
+    # few-shot prefix shared; records are keyed, so the final files keep the data's order.
+    pending = sorted(pending, key=lambda s: (s.subset, -sum(len(m["content"]) for m in s.messages)))
     for start in range(0, len(pending), CHUNK):
         chunk = pending[start : start + CHUNK]
         if task.scoring in ("letter", "cloze"):
