@@ -1,4 +1,4 @@
-"""Command line: `harness eval | report | score`. Any user error is one line on stderr and exit 2."""
+"""Command line: `harness eval | report | compare | score`. Any user error is one line on stderr and exit 2."""
 
 from __future__ import annotations
 
@@ -59,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir", type=Path)
     rep.add_argument("--format", choices=FORMATS, default="table")
 
+    cmp = sub.add_parser("compare", help="compare runs on shared samples; optionally fail on a regression")
+    cmp.add_argument("base", type=Path)
+    cmp.add_argument("new", type=Path, nargs="+")
+    cmp.add_argument("--format", choices=("table", "md", "json"), default="table")
+    cmp.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any metric regresses")
+    cmp.add_argument("--alpha", type=float, default=0.05)
+    cmp.add_argument("--min-delta", type=float, default=0.01)
+    cmp.add_argument("--seed", type=int, default=0)
+
     sc = sub.add_parser("score", help="score predictions made elsewhere")
     sc.add_argument("pairs", type=Path, help="JSONL with prediction and reference per line")
     sc.add_argument("--metrics", default="bleu,rouge")
@@ -110,12 +119,23 @@ def _score(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(ns: argparse.Namespace) -> int:
+    from harness.compare import compare_runs, render_compare
+
+    rows, notes = compare_runs(ns.base, ns.new, alpha=ns.alpha, min_delta=ns.min_delta, seed=ns.seed)
+    sys.stdout.write(render_compare(rows, notes, ns.format, alpha=ns.alpha, min_delta=ns.min_delta))
+    failed = ns.fail_on_regression and any(r.verdict == "regression" for r in rows)
+    return 1 if failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `harness` console script."""
     ns = _parser().parse_args(argv)
     try:
         if ns.command == "eval":
             return _eval(ns)
+        if ns.command == "compare":
+            return _compare(ns)
         if ns.command == "report":
             sys.stdout.write(render(load_results(ns.run_dir), ns.format))
             return 0

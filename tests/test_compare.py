@@ -1,0 +1,88 @@
+"""Paired statistics against scipy/statsmodels, and the regression gate on planted changes."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from metrics.paired import mcnemar_exact, paired_bootstrap, paired_compare
+
+
+@pytest.mark.parametrize(("b", "c"), [(0, 0), (1, 0), (12, 3), (30, 41), (7, 7), (100, 60)])
+def test_exact_mcnemar_matches_statsmodels_and_scipy(b, c):
+    from scipy.stats import binomtest
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    expected = mcnemar([[10, b], [c, 10]], exact=True).pvalue
+    assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12)
+    if b + c:
+        assert mcnemar_exact(b, c) == pytest.approx(binomtest(min(b, c), b + c, 0.5).pvalue, rel=1e-12)
+
+
+def test_bootstrap_known_cases():
+    low, high, p = paired_bootstrap([0.2] * 50)
+    assert (low, high) == pytest.approx((0.2, 0.2)) and p == pytest.approx(1 / 10_001)
+    assert paired_bootstrap([0.0] * 50)[2] == 1.0
+    # Symmetric noise around zero: the interval covers 0 and p is large.
+    low, high, p = paired_bootstrap([0.1, -0.1] * 100, seed=1)
+    assert low < 0 < high and p > 0.5
+    assert paired_bootstrap([0.1, -0.05, 0.3], seed=4) == paired_bootstrap([0.1, -0.05, 0.3], seed=4)
+
+
+def test_paired_compare_picks_the_test():
+    assert paired_compare([1.0, 0.0, 1.0], [1.0, 1.0, 0.0]).test == "mcnemar"
+    assert paired_compare([0.5, 0.2], [0.4, 0.2]).test == "bootstrap"
+
+
+def write_run(folder: Path, correct: list[float], bleu: list[float], extra: int = 0) -> Path:
+    folder.mkdir(parents=True)
+    records = [
+        {"key": f"t/s/{i}", "task": "t", "subset": "s", "scores": {"acc": a, "bleu-1": b}}
+        for i, (a, b) in enumerate(zip(correct, bleu, strict=True))
+    ]
+    records += [{"key": f"t/s/x{i}", "task": "t", "subset": "s", "scores": {"acc": 1.0, "bleu-1": 1.0}} for i in range(extra)]
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "results.json").write_text(json.dumps({"scores": [], "model": {"name": folder.name}, "tasks": {}}))
+    return folder
+
+
+def test_planted_drop_fails_the_gate_and_noise_passes(tmp_path, capsys):
+    rng = random.Random(0)
+    base_acc = [1.0 if rng.random() < 0.7 else 0.0 for _ in range(500)]
+    base_bleu = [rng.random() for _ in range(500)]
+    base = write_run(tmp_path / "base", base_acc, base_bleu)
+    # Planted: 50 of the correct answers become wrong (a 10-point drop), BLEU drops by 0.1 everywhere.
+    right = [i for i, a in enumerate(base_acc) if a == 1.0]
+    dropped = set(rng.sample(right, 50))
+    worse = write_run(
+        tmp_path / "worse", [0.0 if i in dropped else a for i, a in enumerate(base_acc)], [max(0.0, b - 0.1) for b in base_bleu], extra=3
+    )
+    # Noise: 15 flips each way, BLEU jitter of +-0.05.
+    wrong = [i for i, a in enumerate(base_acc) if a == 0.0]
+    flips = set(rng.sample(right, 15)) | set(rng.sample(wrong, 15))
+    noisy = write_run(
+        tmp_path / "noisy",
+        [1.0 - a if i in flips else a for i, a in enumerate(base_acc)],
+        [b + rng.uniform(-0.05, 0.05) for b in base_bleu],
+    )
+
+    assert main(["compare", str(base), str(worse), "--fail-on-regression", "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    acc = next(r for r in report["rows"] if r["metric"] == "acc")
+    assert acc["delta"] == pytest.approx(-0.1) and acc["verdict"] == "regression" and acc["test"] == "mcnemar" and acc["n"] == 500
+    assert acc["p_value"] == pytest.approx(mcnemar_exact(50, 0))
+    assert next(r for r in report["rows"] if r["metric"] == "bleu-1")["verdict"] == "regression"
+    assert any("3 only in this run" in n for n in report["notes"])
+
+    assert main(["compare", str(base), str(noisy), "--fail-on-regression", "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith("### Evaluation comparison") and "**0 regression(s)" in md and "| noisy | t | acc | s | 500 |" in md
+
+
+def test_compare_of_a_non_run_is_a_user_error(tmp_path, capsys):
+    assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
+    assert "no results.json" in capsys.readouterr().err
