@@ -59,6 +59,18 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir", type=Path)
     rep.add_argument("--format", choices=FORMATS, default="table")
 
+    ck = sub.add_parser("eval-checkpoints", help="evaluate every checkpoint of a fine-tune and chart the trend")
+    ck.add_argument("output_dir", type=Path, help="Trainer or ms-swift output folder")
+    ck.add_argument("--model", default=None, help="base model for LoRA/PEFT adapters (default: from adapter_config.json)")
+    ck.add_argument("--datasets", nargs="+", default=["general_mcq"])
+    ck.add_argument("--dataset-args", default="{}")
+    ck.add_argument("--limit", type=int, default=None)
+    ck.add_argument("--max-new-tokens", type=int, default=GenerationConfig.max_new_tokens)
+    ck.add_argument("--batch-size", type=_batch_size, default="auto")
+    ck.add_argument("--dtype", default="auto")
+    ck.add_argument("--device", default="auto")
+    ck.add_argument("--results", type=Path, default=None, help="where runs go (default OUTPUT_DIR/harness_eval)")
+
     cmp = sub.add_parser("compare", help="compare runs on shared samples; optionally fail on a regression")
     cmp.add_argument("base", type=Path)
     cmp.add_argument("new", type=Path, nargs="+")
@@ -119,6 +131,32 @@ def _score(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_checkpoints(ns: argparse.Namespace) -> int:
+    from harness.checkpoints import evaluate_checkpoints, trend_rows, write_trend
+
+    config = EvalConfig(
+        backend="hf",
+        datasets=tuple(ns.datasets),
+        dataset_args=_json_arg(ns.dataset_args, "--dataset-args"),
+        limit=ns.limit,
+        generation=GenerationConfig(max_new_tokens=ns.max_new_tokens),
+        model_args={"dtype": ns.dtype, "device": ns.device, "batch_size": ns.batch_size},
+    )
+    runs = evaluate_checkpoints(ns.output_dir, config, base_model=ns.model, results_root=ns.results)
+    root = ns.results or ns.output_dir / "harness_eval"
+    files = write_trend(runs, root)
+    header, rows = trend_rows(runs)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*header)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+    sys.stdout.write("trend: " + ", ".join(str(p) for p in files.values()) + "\n")
+    return 0
+
+
 def _compare(ns: argparse.Namespace) -> int:
     from harness.compare import compare_runs, render_compare
 
@@ -134,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if ns.command == "eval":
             return _eval(ns)
+        if ns.command == "eval-checkpoints":
+            return _eval_checkpoints(ns)
         if ns.command == "compare":
             return _compare(ns)
         if ns.command == "report":

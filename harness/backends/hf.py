@@ -44,11 +44,16 @@ class HFBackend:
         base_model: str | None = None,
         reuse_prefix: bool = True,
         loaded: Any = None,
+        fingerprint: dict[str, Any] | None = None,
     ) -> None:
-        """Load `model` (or wrap an already loaded `(model, tokenizer)` pair given as `loaded`)."""
+        """Load `model`, or wrap an already loaded `(model, tokenizer)` pair given as `loaded`.
+
+        An in-memory model (a training hook, checkpoint adapters on one base) should come with a
+        `fingerprint` that identifies its weights, so resumes never mix two states of it.
+        """
         if loaded is not None:
             self.model, self.tokenizer = loaded
-            self._fingerprint: dict[str, Any] = {"backend": "hf", "model": model, "dtype": str(self.model.dtype)}
+            self._fingerprint: dict[str, Any] = fingerprint or {"backend": "hf", "model": model, "dtype": str(self.model.dtype)}
         else:
             result = load_model(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code, base_model=base_model)
             self.model, self.tokenizer, self._fingerprint = result.model, result.tokenizer, result.fingerprint

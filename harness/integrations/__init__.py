@@ -1,0 +1,1 @@
+"""Hooks that call the harness from other tools (training loops)."""

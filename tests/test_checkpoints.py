@@ -1,0 +1,106 @@
+"""Checkpoint regression end to end: LoRA fine-tune with the callback, eval-checkpoints, compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.checkpoints import find_checkpoints
+from tasks import UserError
+
+
+def test_find_checkpoints_trainer_and_ms_swift_layouts(tmp_path):
+    for rel in ("checkpoint-10", "checkpoint-2", "v1-20260101-000000/checkpoint-5", "v0-20251231-000000/checkpoint-7", "logs"):
+        (tmp_path / rel).mkdir(parents=True)
+    (tmp_path / "checkpoint-2" / "adapter_config.json").write_text("{}")
+    found = find_checkpoints(tmp_path)
+    assert [(c.name, c.step, c.adapter) for c in found] == [
+        ("checkpoint-2", 2, True),
+        ("checkpoint-10", 10, False),
+        ("v0-20251231-000000/checkpoint-7", 7, False),
+        ("v1-20260101-000000/checkpoint-5", 5, False),
+    ]
+    with pytest.raises(UserError, match="no checkpoint-N folders"):
+        find_checkpoints(tmp_path / "logs")
+
+
+@pytest.mark.slow
+def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+
+    from harness.backends.default_model import resolve_alias
+    from harness.cli import main
+    from harness.integrations.transformers import EvalCallback, preserved_training_state
+
+    base_dir = resolve_alias("smollm2-135m-instruct")
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base_dir), LoraConfig(r=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    )
+
+    texts = ["Question: What is H2O?\nAnswer: water", "Question: Largest planet?\nAnswer: Jupiter"] * 8
+
+    class Tiny(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(texts)
+
+        def __getitem__(self, i):
+            ids = tokenizer(texts[i], padding="max_length", max_length=24, truncation=True, return_tensors="pt")
+            return {"input_ids": ids.input_ids[0], "attention_mask": ids.attention_mask[0], "labels": ids.input_ids[0]}
+
+    out = tmp_path / "out"
+    args = TrainingArguments(
+        output_dir=str(out), max_steps=4, save_steps=2, per_device_train_batch_size=4, learning_rate=5e-3,
+        logging_steps=1, report_to=[], use_cpu=True, save_strategy="steps", seed=0,
+    )  # fmt: skip
+    callback = EvalCallback(datasets=("general_mcq",), limit=12)
+    trainer = Trainer(model=model, args=args, train_dataset=Tiny(), processing_class=tokenizer)
+    callback.attach(trainer)
+    trainer.train()
+
+    assert [h["step"] for h in callback.history] == [2, 4]
+    logged = [e for e in trainer.state.log_history if "harness/general_mcq/example/acc" in e]
+    assert len(logged) == 2  # through trainer.log, so every reporting integration sees them
+    assert model.training  # the training state came back
+
+    # Evaluation does not touch the training state: mode, grads, RNG.
+    model.train()
+    rng = torch.get_rng_state()
+    with preserved_training_state(model):
+        callback._run(args, trainer.state, {"model": model, "processing_class": tokenizer}, tmp_path / "extra")
+    assert model.training and torch.equal(rng, torch.get_rng_state())
+    assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
+
+    code = main(["eval-checkpoints", str(out), "--model", str(base_dir), "--datasets", "general_mcq", "--limit", "12"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "general_mcq/acc" in printed and (out / "harness_eval" / "trend.png").exists()
+    trend = (out / "harness_eval" / "trend.csv").read_text().splitlines()
+    assert trend[0].startswith("checkpoint,step,general_mcq/acc") and len(trend) == 3
+
+    for step in (2, 4):
+        cb_samples = [json.loads(line) for line in (out / f"checkpoint-{step}" / "harness_eval" / "samples.jsonl").read_text().splitlines()]
+        cli_samples = [
+            json.loads(line) for line in (out / "harness_eval" / f"checkpoint-{step}" / "samples.jsonl").read_text().splitlines()
+        ]
+        assert [s["chosen"] for s in cb_samples] == [s["chosen"] for s in cli_samples]
+        worst = max(
+            abs(a - b)
+            for x, y in zip(cb_samples, cli_samples, strict=True)
+            for a, b in zip(x["option_logprobs"], y["option_logprobs"], strict=True)
+        )
+        assert worst < 1e-3
+
+    first, last = (out / "harness_eval" / "checkpoint-2"), (out / "harness_eval" / "checkpoint-4")
+    assert main(["compare", str(first), str(last), "--format", "md"]) == 0
+    assert "| checkpoint-4 | general_mcq | acc | example | 12 |" in capsys.readouterr().out
+    # Already evaluated checkpoints are skipped: a second pass loads nothing and changes nothing.
+    before = (first / "results.json").read_bytes()
+    assert main(["eval-checkpoints", str(out), "--model", str(base_dir), "--datasets", "general_mcq", "--limit", "12"]) == 0
+    assert (first / "results.json").read_bytes() == before
+    assert Path(out / "harness_eval" / "trend.md").exists()
