@@ -71,6 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--device", default="auto")
     ck.add_argument("--results", type=Path, default=None, help="where runs go (default OUTPUT_DIR/harness_eval)")
 
+    qc = sub.add_parser("quant-compare", help="quantized variants vs a reference: scores, agreement, memory, speed")
+    qc.add_argument("--model", default=DEFAULT_MODEL)
+    qc.add_argument("--quant", default="fp32,bf16,int8,nf4,torchao-int8", help="methods, the first is the reference")
+    qc.add_argument("--variant", action="append", default=[], metavar="NAME=PATH", help="a pre-quantized checkpoint or GGUF file")
+    qc.add_argument("--datasets", nargs="+", default=["general_mcq"])
+    qc.add_argument("--dataset-args", default="{}")
+    qc.add_argument("--limit", type=int, default=None)
+    qc.add_argument("--batch-size", type=_batch_size, default="auto")
+    qc.add_argument("--max-new-tokens", type=int, default=GenerationConfig.max_new_tokens)
+    qc.add_argument("--device", default="auto")
+    qc.add_argument("--output", type=Path, default=Path("results") / "quant-compare")
+    qc.add_argument("--format", choices=("table", "md", "csv"), default="table")
+
     cmp = sub.add_parser("compare", help="compare runs on shared samples; optionally fail on a regression")
     cmp.add_argument("base", type=Path)
     cmp.add_argument("new", type=Path, nargs="+")
@@ -157,6 +170,33 @@ def _eval_checkpoints(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _quant_compare(ns: argparse.Namespace) -> int:
+    from harness.quantization import compare, render_quant
+
+    variants = {}
+    for item in ns.variant:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UserError(f"--variant {item!r}: write NAME=PATH")
+        variants[name] = path
+    config = EvalConfig(
+        model=ns.model,
+        datasets=tuple(ns.datasets),
+        dataset_args=_json_arg(ns.dataset_args, "--dataset-args"),
+        limit=ns.limit,
+        batch_size=ns.batch_size,
+        generation=GenerationConfig(max_new_tokens=ns.max_new_tokens),
+    )
+    methods = [m.strip() for m in ns.quant.split(",") if m.strip()]
+    report = compare(ns.model, methods, config, variants=variants, output=ns.output, device=ns.device)
+    for v in report.variants:
+        if v.error:
+            print(f"error: {v.error}", file=sys.stderr)
+    sys.stdout.write(render_quant(report, ns.format))
+    sys.stdout.write(f"run folder: {ns.output}\n")
+    return 0
+
+
 def _compare(ns: argparse.Namespace) -> int:
     from harness.compare import compare_runs, render_compare
 
@@ -174,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _eval(ns)
         if ns.command == "eval-checkpoints":
             return _eval_checkpoints(ns)
+        if ns.command == "quant-compare":
+            return _quant_compare(ns)
         if ns.command == "compare":
             return _compare(ns)
         if ns.command == "report":

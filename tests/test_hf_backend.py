@@ -15,7 +15,7 @@ from harness.runner import prepare_tasks  # noqa: E402
 from harness.scoring import choice_request, generate_request  # noqa: E402
 
 pytestmark = pytest.mark.slow
-ARC = str(TEST_DATA / "arc_easy_60")
+ARC = str(TEST_DATA / "arc_easy_100")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from conftest import ROOT, TEST_DATA
 
 from harness.cli import main
 
-ARC = str(TEST_DATA / "arc_easy_60")
+ARC = str(TEST_DATA / "arc_easy_100")
 
 
 def cmd(

@@ -1,0 +1,83 @@
+"""quant-compare on the real model: fp32 vs bf16 vs bitsandbytes int8 and nf4, every figure recomputed."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from conftest import TEST_DATA
+
+from harness.quant_methods import load_kwargs
+from tasks import UserError
+
+
+def test_unavailable_method_is_one_clear_line():
+    pytest.importorskip("torch")
+    with pytest.raises(UserError, match=r"^torchao-int4 \(torchao Int4WeightOnlyConfig\) needs"):
+        load_kwargs("torchao-int4", "cpu")
+    with pytest.raises(UserError, match="unknown quantization 'int3'"):
+        load_kwargs("int3", "cpu")
+
+
+def records(run_dir: str) -> dict[str, dict]:
+    return {r["key"]: r for r in map(json.loads, Path(run_dir, "samples.jsonl").read_text().splitlines())}
+
+
+def softmax(v):
+    m = max(v)
+    e = [math.exp(x - m) for x in v]
+    return [x / sum(e) for x in e]
+
+
+@pytest.mark.slow
+def test_fp32_bf16_int8_nf4_on_100_arc_questions(tmp_path):
+    pytest.importorskip("bitsandbytes")
+    from scipy.stats import binomtest
+
+    from harness.config import EvalConfig
+    from harness.quantization import compare, render_quant
+
+    config = EvalConfig(datasets=("general_mcq",), dataset_args={"general_mcq": {"local_path": str(TEST_DATA / "arc_easy_100")}})
+    report = compare("smollm2-135m-instruct", ["fp32", "bf16", "int8", "nf4", "hqq-4bit"], config, output=tmp_path, device="cpu")
+    names = [v.name for v in report.variants]
+    assert names == ["fp32", "bf16", "int8", "nf4", "hqq-4bit"]
+    hqq = report.variants[-1]
+    assert hqq.error and "hqq" in hqq.error and hqq.run_dir is None  # the others still ran
+    md = (tmp_path / "quant_compare.md").read_text()
+    assert "| fp32 | general_mcq | acc | 100 |" in md and "not run: hqq-4bit" in md
+    assert render_quant(report, "table")
+
+    ref = records(report.variants[0].run_dir)
+    assert len(ref) == 100
+    fp32 = report.variants[0]
+    assert fp32.agreement == 1.0 and fp32.flips == 0 and fp32.mean_abs_dlogp == 0.0 and fp32.mean_kl == 0.0
+    assert fp32.metrics[0]["delta"] == 0.0 and fp32.metrics[0]["ci_low"] == fp32.metrics[0]["ci_high"] == 0.0
+    weights = {v.name: v.weight_mb for v in report.variants[:4]}
+    assert weights["fp32"] > weights["bf16"] > weights["int8"] > weights["nf4"] > 0
+
+    for v in report.variants[1:4]:
+        new = records(v.run_dir)
+        keys = list(ref)
+        same = sum(ref[k]["chosen"] == new[k]["chosen"] for k in keys)
+        assert v.agreement == pytest.approx(same / 100)
+        assert v.flips == 100 - same == len((tmp_path / f"flips_{v.name}.jsonl").read_text().splitlines())
+        dlogp, kls = [], []
+        for k in keys:
+            a, b = ref[k]["option_logprobs"], new[k]["option_logprobs"]
+            i = max(range(len(a)), key=a.__getitem__)
+            dlogp.append(abs(b[i] - a[i]))
+            p, q = softmax(a), softmax(b)
+            kls.append(sum(x * math.log(x / y) for x, y in zip(p, q, strict=True)))
+        assert v.mean_abs_dlogp == pytest.approx(sum(dlogp) / 100, rel=1e-9)
+        assert v.mean_kl == pytest.approx(sum(kls) / 100, rel=1e-6)
+        (m,) = v.metrics
+        acc_ref = sum(ref[k]["scores"]["acc"] for k in keys) / 100
+        acc_new = sum(new[k]["scores"]["acc"] for k in keys) / 100
+        assert (m["reference"], m["score"], m["delta"]) == pytest.approx((acc_ref, acc_new, acc_new - acc_ref))
+        b = sum(ref[k]["scores"]["acc"] == 1 and new[k]["scores"]["acc"] == 0 for k in keys)
+        c = sum(ref[k]["scores"]["acc"] == 0 and new[k]["scores"]["acc"] == 1 for k in keys)
+        expected_p = binomtest(min(b, c), b + c, 0.5).pvalue if b + c else 1.0
+        assert m["p_value"] == pytest.approx(expected_p) and m["test"] == "mcnemar"
+        assert v.load_seconds > 0 and v.tokens_per_second > 0 and v.peak_rss_mb > 0
