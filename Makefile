@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_VERBOSITY ?= error
 
-.PHONY: install demo test lint fast slow acceptance bench
+.PHONY: install demo test lint fast slow acceptance browser bench
 
 install: $(VENV)/.installed
 
@@ -36,7 +36,11 @@ slow: install
 acceptance: install
 	$(BIN)/pytest -q -m acceptance
 
-test: lint fast slow acceptance
+# Needs Debian's chromium + chromium-driver; skipped without them unless HARNESS_REQUIRE_BROWSER=1 (CI).
+browser: install
+	$(BIN)/pytest -q -m browser
+
+test: lint fast slow acceptance browser
 
 bench: install
 	$(PY) benchmarks/mcq_scoring.py

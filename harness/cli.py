@@ -55,9 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--run-dir", default=None, help="exact run folder (default: OUTPUT/MODEL-FINGERPRINT)")
     ev.add_argument("--use-cache", action="store_true", help="answer repeated requests from the SQLite request cache")
 
-    rep = sub.add_parser("report", help="re-render a finished run")
-    rep.add_argument("run_dir", type=Path)
-    rep.add_argument("--format", choices=FORMATS, default="table")
+    rep = sub.add_parser("report", help="re-render finished runs (several runs: html only)")
+    rep.add_argument("run_dirs", type=Path, nargs="+")
+    rep.add_argument("--format", choices=(*FORMATS, "html"), default="table")
+    rep.add_argument("-o", "--out", type=Path, default=None, help="write to this file instead of stdout")
 
     ck = sub.add_parser("eval-checkpoints", help="evaluate every checkpoint of a fine-tune and chart the trend")
     ck.add_argument("output_dir", type=Path, help="Trainer or ms-swift output folder")
@@ -144,6 +145,23 @@ def _score(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _report(ns: argparse.Namespace) -> int:
+    if ns.format == "html":
+        from harness.html_report import render_html
+
+        text = render_html(ns.run_dirs)
+    elif len(ns.run_dirs) > 1:
+        raise UserError(f"--format {ns.format} renders one run; several runs need --format html (or harness compare)")
+    else:
+        text = render(load_results(ns.run_dirs[0]), ns.format)
+    if ns.out:
+        ns.out.write_text(text, encoding="utf-8")
+        print(f"wrote {ns.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _eval_checkpoints(ns: argparse.Namespace) -> int:
     from harness.checkpoints import evaluate_checkpoints, trend_rows, write_trend
 
@@ -219,8 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "compare":
             return _compare(ns)
         if ns.command == "report":
-            sys.stdout.write(render(load_results(ns.run_dir), ns.format))
-            return 0
+            return _report(ns)
         return _score(ns)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
