@@ -5,9 +5,10 @@ The CLI turns any `UserError` into that line on stderr and exit code 2, with no 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
-__all__ = ["DataError", "RowError", "UserError"]
+__all__ = ["DataError", "RowError", "UserError", "skip_or_raise"]
 
 
 class UserError(Exception):
@@ -29,3 +30,10 @@ class DataError(UserError):
 
 class RowError(DataError):
     """A problem confined to one data row: `on_bad_row: skip` may skip it instead of stopping."""
+
+
+def skip_or_raise(err: RowError, on_bad_row: str) -> None:
+    """`on_bad_row: skip` turns a row error into a warning (the caller counts it); otherwise it stops the load."""
+    if on_bad_row != "skip":
+        raise err
+    warnings.warn(f"skipped: {err}", stacklevel=3)

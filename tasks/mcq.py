@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tasks.args import DatasetArgs
 from tasks.discovery import find_subsets, resolve_folder
-from tasks.errors import DataError, RowError
+from tasks.errors import DataError, RowError, skip_or_raise
 from tasks.files import CsvRecord, read_csv, read_jsonl
 from tasks.prompts import MCQItem, detect_language, mcq_messages, mcq_style
 from tasks.sample import LETTERS, Sample
@@ -154,10 +154,8 @@ def _read_rows(path: Path, args: DatasetArgs) -> tuple[list[_Row], int]:
                 raise rec
             row = _parse_row(path, rec, args.multiple_correct, len(rows))
         except RowError as err:
-            if args.on_bad_row != "skip":
-                raise
+            skip_or_raise(err, args.on_bad_row)
             skipped += 1
-            warnings.warn(f"skipped: {err}", stacklevel=2)
             continue
         if row.id in seen:
             warnings.warn(f"{path} line {row.line}: duplicate id {row.id!r} (first on line {seen[row.id]})", stacklevel=2)

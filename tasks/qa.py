@@ -9,13 +9,12 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 from tasks.args import DatasetArgs
 from tasks.discovery import find_subsets, resolve_folder
-from tasks.errors import DataError, RowError
+from tasks.errors import DataError, RowError, skip_or_raise
 from tasks.files import read_jsonl
 from tasks.mcq import LoadedTask
 from tasks.prompts import detect_language
@@ -40,10 +39,8 @@ def load_qa(task: str, args: DatasetArgs) -> LoadedTask:
                     raise rec
                 messages, reference = parse_qa_line(path, rec.line, rec.value, args)
             except RowError as err:
-                if args.on_bad_row != "skip":
-                    raise
+                skip_or_raise(err, args.on_bad_row)
                 skipped += 1
-                warnings.warn(f"skipped: {err}", stacklevel=2)
                 continue
             meta = {k: str(v) for k, v in rec.value.items() if isinstance(v, str | int | float) and k not in _KNOWN}
             row_id = str(rec.value.get("id", count))
