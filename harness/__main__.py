@@ -2,4 +2,6 @@
 
 from harness.cli import main
 
-raise SystemExit(main())
+# Guarded: engines that spawn workers (vLLM) re-import the main module in each child.
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,7 +16,7 @@ from typing import Any
 
 from tasks.sample import Message
 
-__all__ = ["join_continuation", "render_context", "render_plain"]
+__all__ = ["encode_pair", "join_continuation", "render_context", "render_plain"]
 
 
 def render_plain(messages: Sequence[Message], answer_prefix: str, delimiter: str) -> str:
@@ -45,3 +45,14 @@ def join_continuation(continuation: str, *, chat: bool, answer_prefix: str, deli
     if chat and not answer_prefix:
         return continuation
     return delimiter + continuation
+
+
+def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """(context ids, continuation ids) the way lm-eval's `_encode_pair` splits them."""
+    spaces = len(context) - len(context.rstrip(" "))
+    if spaces:
+        continuation = context[-spaces:] + continuation
+        context = context[:-spaces]
+    whole = tokenizer.encode(context + continuation, add_special_tokens=False)
+    ctx = tokenizer.encode(context, add_special_tokens=False)
+    return ctx, whole[len(ctx) :]

@@ -15,6 +15,7 @@ __all__ = ["BACKENDS", "Backend", "ChoiceRequest", "ChoiceResult", "GenerateRequ
 BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "fake": ("harness.backends.fake", "FakeBackend", None),
     "hf": ("harness.backends.hf", "HFBackend", "hf"),
+    "vllm": ("harness.backends.vllm", "VLLMBackend", "vllm"),
 }
 
 

@@ -13,10 +13,10 @@ import torch
 
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
 from harness.backends.hf_loading import load_model
-from harness.backends.hf_scoring import ChoiceScorer, EncodedChoice, encode_pair
+from harness.backends.hf_scoring import ChoiceScorer, EncodedChoice
 from harness.batching import Budget, run_batched
 from harness.config import GenerationConfig
-from harness.prompting import join_continuation, render_context
+from harness.prompting import encode_pair, join_continuation, render_context
 from tasks.errors import UserError
 
 __all__ = ["HFBackend"]

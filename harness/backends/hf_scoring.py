@@ -12,8 +12,7 @@ Three savings, each measured in `benchmarks/`:
 Contexts are left-padded, so every row's last context token sits in the last column; padding
 is masked and position ids count real tokens only, so a row's numbers do not depend on what
 it is batched with (up to float rounding).
-Tokenization follows lm-eval: trailing spaces move from the context to the continuation, the
-whole string is encoded, and the continuation is what follows the context's token count.
+Tokenization (`harness.prompting.encode_pair`) follows lm-eval.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from transformers import DynamicCache
 
 from harness.batching import Budget, run_batched
 
-__all__ = ["ChoiceScorer", "EncodedChoice", "encode_pair"]
+__all__ = ["ChoiceScorer", "EncodedChoice"]
 
 MIN_PREFIX = 16
 
@@ -39,17 +38,6 @@ class EncodedChoice:
 
     context: tuple[int, ...]
     continuations: tuple[tuple[int, ...], ...]
-
-
-def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """(context ids, continuation ids) the way lm-eval's `_encode_pair` splits them."""
-    spaces = len(context) - len(context.rstrip(" "))
-    if spaces:
-        continuation = context[-spaces:] + continuation
-        context = context[:-spaces]
-    whole = tokenizer.encode(context + continuation, add_special_tokens=False)
-    ctx = tokenizer.encode(context, add_special_tokens=False)
-    return ctx, whole[len(ctx) :]
 
 
 def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
