@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tasks.errors import UserError
 from tasks.sample import Message
 
-__all__ = ["encode_pair", "join_continuation", "render_context", "render_plain"]
+__all__ = ["chat_mode", "encode_choices", "encode_pair", "join_continuation", "render_context", "render_plain"]
 
 
 def render_plain(messages: Sequence[Message], answer_prefix: str, delimiter: str) -> str:
@@ -56,3 +57,33 @@ def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[i
     whole = tokenizer.encode(context + continuation, add_special_tokens=False)
     ctx = tokenizer.encode(context, add_special_tokens=False)
     return ctx, whole[len(ctx) :]
+
+
+def chat_mode(tokenizer: Any, flag: bool | None) -> bool:
+    """Whether to apply the chat template: the dataset's choice, else whenever the tokenizer has one."""
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if flag and not has_template:
+        raise UserError("chat_template: true, but this tokenizer has no chat template")
+    return has_template if flag is None else flag
+
+
+def encode_choices(
+    tokenizer: Any,
+    messages: Sequence[Message],
+    continuations: Sequence[str],
+    *,
+    chat_template: bool | None,
+    answer_prefix: str,
+    delimiter: str,
+) -> tuple[str, list[int], list[list[int]]]:
+    """(context text, context ids, ids of each continuation): the exact token sequences every local backend scores."""
+    chat = chat_mode(tokenizer, chat_template)
+    context = render_context(tokenizer, messages, chat=chat, answer_prefix=answer_prefix, delimiter=delimiter)
+    pairs = [
+        encode_pair(tokenizer, context, join_continuation(c, chat=chat, answer_prefix=answer_prefix, delimiter=delimiter))
+        for c in continuations
+    ]
+    ctx = pairs[0][0]
+    if any(p[0] != ctx for p in pairs) or any(not p[1] for p in pairs):
+        raise UserError("a scored continuation merges into the context's tokens; set dataset arg target_delimiter")
+    return context, ctx, [p[1] for p in pairs]

@@ -16,7 +16,7 @@ from harness.backends.hf_loading import load_model
 from harness.backends.hf_scoring import ChoiceScorer, EncodedChoice
 from harness.batching import Budget, run_batched
 from harness.config import GenerationConfig
-from harness.prompting import encode_pair, join_continuation, render_context
+from harness.prompting import chat_mode, encode_choices, render_context
 from tasks.errors import UserError
 
 __all__ = ["HFBackend"]
@@ -70,37 +70,24 @@ class HFBackend:
             raise UserError(f"batch size {batch_size!r}: use a positive integer or auto")
         self.scorer = ChoiceScorer(self.model, self.budget)
         self.scorer.reuse_prefix = reuse_prefix
-        self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
 
     def fingerprint(self) -> dict[str, Any]:
         """Model source, weights digest, dtype and device."""
         return dict(self._fingerprint)
 
-    def _chat(self, flag: bool | None) -> bool:
-        if flag and not self.has_chat_template:
-            raise UserError("chat_template: true, but this tokenizer has no chat template")
-        return self.has_chat_template if flag is None else flag
-
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
         """Summed log-probabilities per continuation (see `harness.backends.base`)."""
         encoded, contexts = [], []
         for req in requests:
-            chat = self._chat(req.chat_template)
-            context = render_context(
-                self.tokenizer, req.messages, chat=chat, answer_prefix=req.answer_prefix, delimiter=req.target_delimiter
+            context, ctx, conts = encode_choices(
+                self.tokenizer,
+                req.messages,
+                req.continuations,
+                chat_template=req.chat_template,
+                answer_prefix=req.answer_prefix,
+                delimiter=req.target_delimiter,
             )
-            pairs = [
-                encode_pair(
-                    self.tokenizer,
-                    context,
-                    join_continuation(c, chat=chat, answer_prefix=req.answer_prefix, delimiter=req.target_delimiter),
-                )
-                for c in req.continuations
-            ]
-            ctx = pairs[0][0]
-            if any(p[0] != ctx for p in pairs) or any(not p[1] for p in pairs):
-                raise UserError(f"{req.key}: a continuation merges into the context's tokens; set dataset arg target_delimiter")
-            encoded.append(EncodedChoice(tuple(ctx), tuple(tuple(p[1]) for p in pairs)))
+            encoded.append(EncodedChoice(tuple(ctx), tuple(tuple(c) for c in conts)))
             contexts.append(context)
         scores = self.scorer.score(encoded)
         return [
@@ -109,7 +96,7 @@ class HFBackend:
 
     def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> list[Generation]:
         """Batched generation with left padding; stop strings are cut from the text."""
-        prompts = [render_context(self.tokenizer, r.messages, chat=self._chat(r.chat_template)) for r in requests]
+        prompts = [render_context(self.tokenizer, r.messages, chat=chat_mode(self.tokenizer, r.chat_template)) for r in requests]
         encoded = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
         costs = [len(e) + config.max_new_tokens for e in encoded]
         out: list[Generation | None] = [None] * len(requests)

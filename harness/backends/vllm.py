@@ -19,8 +19,7 @@ from typing import Any
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
 from harness.backends.default_model import resolve_alias
 from harness.config import GenerationConfig
-from harness.prompting import encode_pair, join_continuation, render_context
-from tasks.errors import UserError
+from harness.prompting import chat_mode, encode_choices, render_context
 
 __all__ = ["VLLMBackend"]
 
@@ -67,7 +66,6 @@ class VLLMBackend:
             seed=seed,
         )
         self.tokenizer = self.llm.get_tokenizer()
-        self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         self._fingerprint = {
             "backend": "vllm",
             "model": self.model_name,
@@ -80,25 +78,22 @@ class VLLMBackend:
         """Model, dtype, quantization and vLLM version."""
         return dict(self._fingerprint)
 
-    def _chat(self, flag: bool | None) -> bool:
-        if flag and not self.has_chat_template:
-            raise UserError("chat_template: true, but this tokenizer has no chat template")
-        return self.has_chat_template if flag is None else flag
-
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
         """Summed prompt log-probabilities of each continuation."""
         from vllm import SamplingParams
 
         prompts, spans, contexts = [], [], []
         for req in requests:
-            chat = self._chat(req.chat_template)
-            context = render_context(
-                self.tokenizer, req.messages, chat=chat, answer_prefix=req.answer_prefix, delimiter=req.target_delimiter
+            context, ctx, conts = encode_choices(
+                self.tokenizer,
+                req.messages,
+                req.continuations,
+                chat_template=req.chat_template,
+                answer_prefix=req.answer_prefix,
+                delimiter=req.target_delimiter,
             )
             contexts.append(context)
-            for cont in req.continuations:
-                joined = join_continuation(cont, chat=chat, answer_prefix=req.answer_prefix, delimiter=req.target_delimiter)
-                ctx, tokens = encode_pair(self.tokenizer, context, joined)
+            for tokens in conts:
                 prompts.append({"prompt_token_ids": ctx + tokens})
                 spans.append((len(ctx), tokens))
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
@@ -118,7 +113,7 @@ class VLLMBackend:
         """Generation through `SamplingParams` built from the one `GenerationConfig`."""
         from vllm import SamplingParams
 
-        prompts = [render_context(self.tokenizer, r.messages, chat=self._chat(r.chat_template)) for r in requests]
+        prompts = [render_context(self.tokenizer, r.messages, chat=chat_mode(self.tokenizer, r.chat_template)) for r in requests]
         encoded = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
         params = SamplingParams(
             max_tokens=config.max_new_tokens,
