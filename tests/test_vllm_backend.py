@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from conftest import TEST_DATA
 
@@ -17,7 +19,11 @@ from harness.scoring import choice_request, generate_request  # noqa: E402
 
 @pytest.fixture(scope="module")
 def engines():
-    return VLLMBackend("smollm2-135m-instruct", max_model_len=2048), HFBackend("smollm2-135m-instruct")
+    engine = VLLMBackend("smollm2-135m-instruct", max_model_len=2048)
+    yield engine, HFBackend("smollm2-135m-instruct")
+    # Stop the engine's worker now, while pytest still owns stdout, not at interpreter exit.
+    with contextlib.suppress(AttributeError):
+        engine.llm.llm_engine.engine_core.shutdown()
 
 
 def samples(scoring: str, limit: int):
