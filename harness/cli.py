@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="evaluate a model")
     ev.add_argument("--model", default=None, help=f"model path, hub id, GGUF file or alias (default {DEFAULT_MODEL}; fake: hash)")
-    ev.add_argument("--backend", default="hf", help="hf, fake (more with extras)")
+    ev.add_argument("--backend", default="hf", help="hf, vllm, api or fake")
     ev.add_argument("--datasets", nargs="+", default=["general_mcq", "general_qa"])
     ev.add_argument("--dataset-args", default="{}", help='JSON: {"general_mcq": {"local_path": ..., "subset_list": [...]}}')
     ev.add_argument("--model-args", default="{}", help="JSON of backend options")
@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--output", default="results", help="root folder of run folders")
     ev.add_argument("--run-dir", default=None, help="exact run folder (default: OUTPUT/MODEL-FINGERPRINT)")
     ev.add_argument("--use-cache", action="store_true", help="answer repeated requests from the SQLite request cache")
+    api = ev.add_argument_group("api backend (--backend api)")
+    api.add_argument("--api-url", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    api.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key (never written anywhere)")
+    api.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    api.add_argument("--timeout", type=float, default=120.0, help="seconds per request before it is retried (default 120)")
+    api.add_argument("--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts/resets (default 6)")
+    api.add_argument("--allow-failures", action="store_true", help="exit 0 even when some samples failed")
 
     rep = sub.add_parser("report", help="re-render finished runs (several runs: html only)")
     rep.add_argument("run_dirs", type=Path, nargs="+")
@@ -107,13 +114,20 @@ def _eval(ns: argparse.Namespace) -> int:
     from harness.runner import evaluate
 
     model_args = _json_arg(ns.model_args, "--model-args")
-    if ns.backend != "fake":
+    if ns.backend == "api":
+        if not ns.api_url:
+            raise UserError("--backend api needs --api-url URL (e.g. http://127.0.0.1:8000/v1)")
+        model_args.update(api_url=ns.api_url, concurrency=ns.concurrency, timeout=ns.timeout, max_retries=ns.max_retries)
+        if ns.api_key_env:
+            model_args["api_key_env"] = ns.api_key_env
+    elif ns.backend != "fake":
         for key in ("dtype", "device"):
             if getattr(ns, key) is not None:
                 model_args[key] = getattr(ns, key)
         model_args.setdefault("batch_size", ns.batch_size)
+    defaults = {"fake": "hash", "api": ""}
     config = EvalConfig(
-        model=ns.model or ("hash" if ns.backend == "fake" else DEFAULT_MODEL),
+        model=ns.model or defaults.get(ns.backend, DEFAULT_MODEL),
         backend=ns.backend,
         datasets=tuple(ns.datasets),
         dataset_args=_json_arg(ns.dataset_args, "--dataset-args"),
@@ -131,6 +145,14 @@ def _eval(ns: argparse.Namespace) -> int:
         (result.run_dir / name).write_text(render(result.results, fmt), encoding="utf-8")
     sys.stdout.write(render(result.results, "table"))
     sys.stdout.write(f"run folder: {result.run_dir}\n")
+    failed = sum(info.get("failed", 0) for info in result.results["tasks"].values())
+    if failed and not ns.allow_failures:
+        first = next(r.get("error") for r in result.records if r.get("failed"))
+        print(
+            f"error: {failed} samples failed (first: {first}); run the same command to retry them, or pass --allow-failures",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

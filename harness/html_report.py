@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.compare import load_samples
-from harness.report import load_results, table_rows
+from harness.report import COLUMNS, load_results, table_rows
 
 __all__ = ["render_html"]
 
 _STEP = re.compile(r"checkpoint-(\d+)")
-_PAGE_COLUMNS = ("Run", "Model", "Dataset", "Metric", "Subset", "Num", "Score", "Cat.0", "95% CI")
+_PAGE_COLUMNS = ("Run", *COLUMNS, "Failed")
 
 
 def _correct(rec: dict[str, Any]) -> float | None:
@@ -73,8 +73,10 @@ def render_html(run_dirs: list[Path]) -> str:
     runs = [_run_data(d) for d in run_dirs]
     rows = []
     for run_dir, run in zip(run_dirs, runs, strict=True):
-        for cells in table_rows(load_results(run_dir)):
-            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in [run["label"], *cells]) + "</tr>")
+        results = load_results(run_dir)
+        for cells, score in zip(table_rows(results), results["scores"], strict=True):
+            cells = [run["label"], *cells[: len(COLUMNS)], str(score.get("failed", 0))]
+            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     assets = resources.files("harness") / "assets"
     css = (assets / "report.css").read_text(encoding="utf-8")
     script = (assets / "report.js").read_text(encoding="utf-8")

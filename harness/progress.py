@@ -26,9 +26,14 @@ def rich_progress() -> Iterator[Callable[[str, int, int], None]]:
     ids: dict[str, int] = {}
 
     def update(task: str, done: int, total: int) -> None:
+        if not ids:
+            bars.start()  # only once work starts: an input error stays a single line on stderr
         if task not in ids:
             ids[task] = bars.add_task(task, total=total)
         bars.update(ids[task], completed=done)  # type: ignore[arg-type]
 
-    with bars:
+    try:
         yield update
+    finally:
+        if ids:
+            bars.stop()

@@ -111,8 +111,17 @@ def evaluate(
 ) -> RunResult:
     """Run every dataset in `config` through the backend and write the run folder."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    default_scoring = backend.default_scoring if backend else ("generate" if config.backend == "api" else "letter")
-    tasks = prepare_tasks(config, default_scoring)
+    if backend is None and config.backend == "api":
+        # Cheap to create (a probe of the server), and its default scoring depends on what the server offers.
+        backend = create_backend(config.backend, config.model, **config.model_args)
+        config = replace(config, model=config.model or str(backend.fingerprint()["model"]))
+    tasks = prepare_tasks(config, backend.default_scoring if backend else "letter")
+    via: dict[str, str] | None = getattr(backend, "scoring_via", None)
+    for task in tasks:
+        if via is not None and task.scoring in ("letter", "cloze") and task.scoring not in via:
+            raise UserError(
+                f"{task.name}: scoring {task.scoring!r} needs log-probabilities this server does not offer; use scoring generate"
+            )
     if backend is None:
         backend = create_backend(config.backend, config.model, **config.model_args)
     if config.use_cache:
@@ -125,7 +134,8 @@ def evaluate(
     with RunStore(run_dir, digest, {"created": started, "model": config.model, "backend": config.backend}) as store:
         done = store.open()
         for task in tasks:
-            pending = [s for s in task.loaded.samples if s.key not in done]
+            # Failed samples (API errors) are retried by the next run of the same command.
+            pending = [s for s in task.loaded.samples if s.key not in done or done[s.key].get("failed")]
             _run_task(task, pending, backend, config, store, records, progress)
         records.update({k: v for k, v in done.items() if k not in records})
         ordered = [records[s.key] for t in tasks for s in t.loaded.samples]
@@ -150,8 +160,10 @@ def _run_task(
     # Similar lengths in one chunk waste little padding, and one subset per chunk keeps its shared
     # few-shot prefix shared; records are keyed, so the final files keep the data's order.
     pending = sorted(pending, key=lambda s: (s.subset, -sum(len(m["content"]) for m in s.messages)))
-    for start in range(0, len(pending), CHUNK):
-        chunk = pending[start : start + CHUNK]
+    # API backends want bigger chunks: enough requests to keep every connection busy.
+    size = getattr(backend, "chunk_size", None) or CHUNK
+    for start in range(0, len(pending), size):
+        chunk = pending[start : start + size]
         if task.scoring in ("letter", "cloze"):
             results = backend.score_choices([choice_request(s, task.scoring) for s in chunk])
             new = [record_choice(s, r, task.scoring) for s, r in zip(chunk, results, strict=True)]
@@ -184,6 +196,7 @@ def _results(
             "num_samples": len(mine),
             "skipped_rows": task.loaded.skipped,
             "failed": sum(1 for r in mine if r.get("failed")),
+            "scoring_via": (getattr(backend, "scoring_via", None) or {}).get(task.scoring),
             "no_answer": sum(1 for r in mine if r.get("no_answer")),
         }
     return {
@@ -197,5 +210,9 @@ def _results(
         "model": {"name": config.model, "backend": config.backend, "fingerprint": backend.fingerprint()},
         "packages": provenance.package_versions(),
         "tasks": task_info,
+        "usage": {
+            "prompt_tokens": sum(r.get("tokens", {}).get("prompt", 0) for r in records),
+            "completion_tokens": sum(r.get("tokens", {}).get("completion", 0) for r in records),
+        },
         "scores": scores,
     }

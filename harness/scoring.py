@@ -57,6 +57,18 @@ def _argmax(values: Sequence[float]) -> int:
 def record_choice(sample: Sample, result: ChoiceResult, mode: str) -> Record:
     """Score a letter or cloze answer."""
     rec = _base(sample, mode)
+    rec["tokens"] = {"prompt": result.prompt_tokens, "completion": result.completion_tokens}
+    if result.error is not None:
+        # A failed request has no score: it is counted as failed, never as a wrong answer.
+        rec.update(
+            prompt=result.context, prediction=None, chosen=[], answer=list(sample.answer), error=result.error, failed=True, scores={}
+        )
+        return rec
+    if result.no_answer:
+        # The model answered, but not with an option: wrong, and counted as "no answer", never guessed.
+        rec.update(prompt=result.context, prediction=None, chosen=[], answer=list(sample.answer), no_answer=True)
+        rec["scores"] = {"acc": 0.0, **({"acc_norm": 0.0} if mode == "cloze" else {})}
+        return rec
     lps = list(result.logprobs)
     chosen = sample.letters[_argmax(lps)]
     rec.update(prompt=result.context, prediction=chosen, chosen=[chosen], option_logprobs=lps, answer=list(sample.answer))
@@ -77,11 +89,15 @@ def record_generation(sample: Sample, gen: Generation, mode: str, metrics: Seque
         prompt=gen.prompt, prediction=gen.text, error=gen.error, tokens={"prompt": gen.prompt_tokens, "completion": gen.completion_tokens}
     )
     if gen.text is None:
-        rec["failed"] = True
-    text = gen.text or ""
+        # No reply at all (an API error): not scored, counted as failed.
+        rec.update(failed=True, scores={})
+        if sample.choices:
+            rec.update(chosen=[], answer=list(sample.answer))
+        return rec
+    text = gen.text
     if sample.choices:
         chosen, rule = extract_letters(text, sample.letters)
-        rec.update(chosen=list(chosen), extraction=rule, answer=list(sample.answer), no_answer=not chosen and gen.text is not None)
+        rec.update(chosen=list(chosen), extraction=rule, answer=list(sample.answer), no_answer=not chosen)
         rec["scores"] = {"acc": is_correct(chosen, sample.answer)}
     else:
         rec["scores"] = score_pair(text, sample.reference, metrics)

@@ -16,6 +16,7 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "fake": ("harness.backends.fake", "FakeBackend", None),
     "hf": ("harness.backends.hf", "HFBackend", "hf"),
     "vllm": ("harness.backends.vllm", "VLLMBackend", "vllm"),
+    "api": ("harness.backends.api", "ApiBackend", "api"),
 }
 
 

@@ -12,7 +12,11 @@ log-probability of its tokens (natural log) and its token count, in request orde
 `generate(requests, config)`: generate from each prompt until `config.max_new_tokens`, an
 end-of-sequence token or a stop string (the stop string itself is cut off); returns the
 generated text only, in request order. A request that failed (API errors) returns
-`Generation(text=None, error=...)` rather than raising.
+`Generation(text=None, error=...)` (or `ChoiceResult(error=...)`) rather than raising.
+
+A backend may also say how it computes each MCQ scoring mode in `scoring_via` (mode -> method,
+e.g. {"letter": "completions-echo"}); a mode missing there is refused before any work. Local
+backends compute every mode from the model's log-probabilities and leave it out.
 """
 
 from __future__ import annotations
@@ -41,11 +45,20 @@ class ChoiceRequest:
 
 @dataclass(frozen=True)
 class ChoiceResult:
-    """Summed log-probability and token count per continuation, plus the exact context text."""
+    """Summed log-probability and token count per continuation, plus the exact context text.
+
+    `error` marks a request that failed for good (API backends): the sample is recorded as
+    failed, never scored. `no_answer` marks a reply in which no option could be read (an API's
+    top log-probabilities when the model did not answer with a letter): wrong, and counted.
+    """
 
     logprobs: tuple[float, ...]
     token_counts: tuple[int, ...]
     context: str = ""
+    error: str | None = None
+    no_answer: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,145 @@
+"""The HTTP side of the API backend: bounded-concurrency JSON requests with retries.
+
+Real servers answer 429 when busy (with `Retry-After`), 5xx while restarting, time out under load,
+drop keep-alive connections and, behind broken proxies, return truncated bodies. Each of those is
+retried with exponential backoff and full jitter (AWS's "full jitter": sleep a uniform share of
+the capped exponential), never sooner than the server's `Retry-After`; other 4xx answers are final.
+A request that still fails becomes a `Failure` for its own sample: one bad sample never stops a run.
+The API key travels only in the `Authorization` header and is redacted from every error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+__all__ = ["ApiClient", "Failure", "RetryPolicy"]
+
+RETRY_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait for one answer and how to retry: attempts, backoff base and cap (seconds)."""
+
+    timeout: float = 120.0
+    max_retries: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds before retry number `attempt` (0-based): full jitter, at least `Retry-After`."""
+        backoff = rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+        if retry_after is None:
+            return backoff
+        return max(min(retry_after, self.retry_after_max), backoff)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A request that failed for good: the last error and how many attempts were made."""
+
+    error: str
+    attempts: int
+
+
+def _retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds: delta-seconds (fractions accepted) or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class ApiClient:
+    """POST/GET JSON to one OpenAI-compatible server with at most `concurrency` requests in flight."""
+
+    def __init__(self, base_url: str, *, api_key: str | None, concurrency: int, policy: RetryPolicy, seed: int = 0) -> None:
+        """No connection is opened here; each `run` call opens and closes its own pool."""
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.concurrency = concurrency
+        self.policy = policy
+        self.rng = random.Random(seed)
+        self.retries = 0
+
+    def redact(self, text: str) -> str:
+        """Remove the API key from `text` (servers echo it back in 401 answers)."""
+        return text.replace(self.api_key, "***") if self.api_key else text
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def get(self, path: str) -> dict[str, Any] | Failure:
+        """One GET, with the same retries as `post_all`."""
+        return self._run([("GET", path, None)])[0]
+
+    def post_all(self, path: str, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any] | Failure]:
+        """POST each payload to `path` concurrently; answers in payload order."""
+        return self._run([("POST", path, p) for p in payloads])
+
+    def _run(self, calls: list[tuple[str, str, dict[str, Any] | None]]) -> list[dict[str, Any] | Failure]:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._gather(calls))
+        # Called from inside an event loop (a notebook): run ours on a thread of its own.
+        box: list[list[dict[str, Any] | Failure]] = []
+        thread = threading.Thread(target=lambda: box.append(asyncio.run(self._gather(calls))))
+        thread.start()
+        thread.join()
+        return box[0]
+
+    async def _gather(self, calls: list[tuple[str, str, dict[str, Any] | None]]) -> list[dict[str, Any] | Failure]:
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        gate = asyncio.Semaphore(self.concurrency)
+        async with httpx.AsyncClient(base_url=self.base_url, headers=self._headers(), limits=limits, timeout=self.policy.timeout) as http:
+            return list(await asyncio.gather(*(self._call(http, gate, *c) for c in calls)))
+
+    async def _call(
+        self, http: httpx.AsyncClient, gate: asyncio.Semaphore, method: str, path: str, payload: dict[str, Any] | None
+    ) -> dict[str, Any] | Failure:
+        error = ""
+        for attempt in range(self.policy.max_retries + 1):
+            retry_after: float | None = None
+            async with gate:
+                try:
+                    response = await http.request(method, path, json=payload)
+                except httpx.TimeoutException:
+                    error = f"no answer within {self.policy.timeout:g} s"
+                except httpx.TransportError as exc:
+                    error = f"connection error: {type(exc).__name__}: {exc}"
+                else:
+                    if response.status_code == 200:
+                        try:
+                            body = response.json()
+                        except (json.JSONDecodeError, UnicodeDecodeError):
+                            body = None
+                        if isinstance(body, dict):
+                            return body
+                        error = f"malformed JSON in a 200 answer: {response.text[:80]!r}"
+                    else:
+                        error = f"HTTP {response.status_code}: {response.text[:200]}"
+                        if response.status_code not in RETRY_STATUS:
+                            return Failure(self.redact(error), attempt + 1)
+                        retry_after = _retry_after(response.headers.get("retry-after"))
+            if attempt < self.policy.max_retries:
+                self.retries += 1
+                await asyncio.sleep(self.policy.delay(attempt, retry_after, self.rng))
+        return Failure(self.redact(error), self.policy.max_retries + 1)

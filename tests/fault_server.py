@@ -1,0 +1,162 @@
+"""A fault-injecting OpenAI-compatible server for the API backend's tests (127.0.0.1 only).
+
+Plain asyncio HTTP/1.1 with keep-alive, so every fault is exact: the first attempt of a request
+(identified by its body) draws a fault from its hash at the configured rates; later attempts
+succeed, except requests whose text contains `PERMANENT`, which always get a 500. The server
+counts requests in flight (from the request read until the answer is sent or the client has
+gone) and keeps the maximum, so a test can check the client's concurrency limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULTS = ("429", "500", "slow", "drop", "malformed")
+
+
+@dataclass
+class FaultServer:
+    """Start with `start()`; `url` is its /v1 base; `stop()` ends it."""
+
+    rates: dict[str, float] = field(default_factory=dict)
+    slow_seconds: float = 2.0
+    latency: float = 0.0
+    retry_after: str = "1"
+    api_key: str | None = None
+    chat_logprobs: bool = False
+    in_flight: int = 0
+    max_in_flight: int = 0
+    attempts: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    port: int = 0
+
+    def start(self) -> FaultServer:
+        """Serve on a free loopback port from a daemon thread."""
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        async def main() -> None:
+            self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            async with self._server:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._server.serve_forever()
+
+        self._thread = threading.Thread(target=lambda: self._loop.run_until_complete(main()), daemon=True)
+        self._thread.start()
+        assert ready.wait(10), "fault server did not start"
+        return self
+
+    def stop(self) -> None:
+        """Close the listening socket and the loop's thread."""
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._thread.join(5)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _fault(self, body: bytes) -> str | None:
+        digest = hashlib.sha256(body).hexdigest()
+        self.attempts[digest] += 1
+        if b"PERMANENT" in body:
+            return "permanent"
+        if self.attempts[digest] > 1:
+            return None
+        draw = int(digest[:8], 16) / 2**32
+        edge = 0.0
+        for name in FAULTS:
+            edge += self.rates.get(name, 0.0)
+            if draw < edge:
+                return name
+        return None
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                if not await self._handle(method, path, headers, body, reader, writer):
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            return
+        finally:
+            writer.close()
+
+    async def _handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Answer one request; False when the connection is finished."""
+        self.requests += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.api_key and headers.get("authorization") != f"Bearer {self.api_key}":
+                return self._send(writer, 401, {"error": f"bad key {headers.get('authorization')}"})
+            if method == "GET" and path == "/v1/models":
+                return self._send(writer, 200, {"object": "list", "data": [{"id": "fault-model", "object": "model"}]})
+            fault = self._fault(body)
+            if fault:
+                self.faults[fault] += 1
+            if fault == "permanent":
+                return self._send(writer, 500, {"error": f"permanent failure for key {self.api_key}"})
+            if fault == "429":
+                return self._send(writer, 429, {"error": "slow down"}, {"Retry-After": self.retry_after})
+            if fault == "500":
+                return self._send(writer, 500, {"error": "internal"})
+            if fault == "drop":
+                writer.transport.abort()
+                return False
+            if fault == "slow":
+                # Wait past the client's timeout, or until the client hangs up.
+                await asyncio.wait([asyncio.ensure_future(reader.read(1))], timeout=self.slow_seconds)
+                writer.transport.abort()
+                return False
+            if fault == "malformed":
+                return self._send_raw(writer, 200, b'{"choices": [{"message": {"content": "trunc')
+            await asyncio.sleep(self.latency)
+            return self._send(writer, 200, self._answer(path, json.loads(body)))
+        finally:
+            self.in_flight -= 1
+
+    def _answer(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        usage = {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}
+        if path.endswith("/completions") and "messages" not in payload:
+            return {"choices": [{"index": 0, "text": f"reply to: {payload['prompt'][-20:]}"}], "usage": usage}
+        question = payload["messages"][-1]["content"]
+        if self.chat_logprobs and payload.get("logprobs"):
+            top = [{"token": " B", "logprob": -0.1}, {"token": " A", "logprob": -2.5}, {"token": "A", "logprob": -3.0}]
+            content = [
+                {"token": "ANSWER", "logprob": -0.01, "top_logprobs": [{"token": "ANSWER", "logprob": -0.01}]},
+                {"token": ":", "logprob": -0.01, "top_logprobs": [{"token": ":", "logprob": -0.01}]},
+                {"token": " B", "logprob": -0.1, "top_logprobs": top},
+            ]
+            return {
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ANSWER: B"}, "logprobs": {"content": content}}],
+                "usage": usage,
+            }
+        if self.chat_logprobs is False and payload.get("logprobs"):
+            return {"choices": [{"index": 0, "message": {"role": "assistant", "content": "A"}, "logprobs": None}], "usage": usage}
+        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": f"reply to: {question}"}}], "usage": usage}
+
+    def _send(self, writer: asyncio.StreamWriter, status: int, obj: dict[str, Any], extra: dict[str, str] | None = None) -> bool:
+        return self._send_raw(writer, status, json.dumps(obj).encode(), extra)
+
+    def _send_raw(self, writer: asyncio.StreamWriter, status: int, body: bytes, extra: dict[str, str] | None = None) -> bool:
+        head = [f"HTTP/1.1 {status} X", "Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: keep-alive"]
+        head += [f"{k}: {v}" for k, v in (extra or {}).items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        return True
