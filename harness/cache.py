@@ -35,6 +35,7 @@ class CachedBackend:
         self.default_scoring = inner.default_scoring
         self.scoring_via: dict[str, str] | None = getattr(inner, "scoring_via", None)
         self.chunk_size: int | None = getattr(inner, "chunk_size", None)
+        self.count_tokens = getattr(inner, "count_tokens", None)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), timeout=60)
         self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

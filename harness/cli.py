@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -141,6 +142,8 @@ def _eval(ns: argparse.Namespace) -> int:
     )
     with rich_progress() as progress:
         result = evaluate(config, run_dir=Path(ns.run_dir) if ns.run_dir else None, progress=progress)
+    if not result.main:
+        return 0  # torchrun: rank 0 writes the reports and prints the table
     for fmt, name in (("md", "report.md"), ("csv", "report.csv")):
         (result.run_dir / name).write_text(render(result.results, fmt), encoding="utf-8")
     sys.stdout.write(render(result.results, "table"))
@@ -262,8 +265,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(ns)
         return _score(ns)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        from harness.distributed import DistributedError
+
+        rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
+        print(f"error{f' (rank {rank})' if rank else ''}: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, DistributedError) else 2
     except KeyboardInterrupt:
         print("interrupted: finished samples are saved; run the same command again to resume", file=sys.stderr)
         return 130

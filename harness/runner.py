@@ -6,6 +6,7 @@ starts, so an interruption costs at most one chunk and the same command resumes.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from harness.aggregate import score_rows
 from harness.backends import Backend, create_backend
 from harness.cache import CachedBackend
 from harness.config import EvalConfig, cache_root
+from harness.distributed import Group, balanced_shards, current_group, local_rank
 from harness.scoring import choice_request, generate_request, record_choice, record_generation
 from harness.store import RunStore
 from metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
@@ -50,6 +52,7 @@ class RunResult:
     run_dir: Path
     results: dict[str, Any]
     records: list[dict[str, Any]]
+    main: bool = True
 
 
 def prepare_tasks(config: EvalConfig, default_scoring: str) -> list[PreparedTask]:
@@ -109,8 +112,13 @@ def _run_fingerprint(config: EvalConfig, tasks: Sequence[PreparedTask], backend:
 def evaluate(
     config: EvalConfig, *, backend: Backend | None = None, run_dir: Path | None = None, progress: Progress | None = None
 ) -> RunResult:
-    """Run every dataset in `config` through the backend and write the run folder."""
+    """Run every dataset in `config` through the backend and write the run folder.
+
+    Under `torchrun` (WORLD_SIZE > 1) every rank calls this; see `harness.distributed`. Rank 0
+    returns the full result, the other ranks a `RunResult` with `main=False` and nothing in it.
+    """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    group = _group(config)
     if backend is None and config.backend == "api":
         # Cheap to create (a probe of the server), and its default scoring depends on what the server offers.
         backend = create_backend(config.backend, config.model, **config.model_args)
@@ -131,17 +139,68 @@ def evaluate(
     run_dir = run_dir or Path(config.output) / f"{_slug(config.model)}-{digest[:10]}"
     records: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
-    with RunStore(run_dir, digest, {"created": started, "model": config.model, "backend": config.backend}) as store:
-        done = store.open()
+    store = RunStore(run_dir, digest, {"created": started, "model": config.model, "backend": config.backend})
+    with store if group.is_main else contextlib.nullcontext(store):
+        done, error = _open(store, group)
+        if error:
+            raise UserError(error)
         for task in tasks:
             # Failed samples (API errors) are retried by the next run of the same command.
             pending = [s for s in task.loaded.samples if s.key not in done or done[s.key].get("failed")]
-            _run_task(task, pending, backend, config, store, records, progress)
+            _run_task(task, pending, backend, config, _Sink(store, records, group), progress if group.is_main else None)
+        if not group.is_main:
+            return RunResult(run_dir, {}, [], main=False)
         records.update({k: v for k, v in done.items() if k not in records})
         ordered = [records[s.key] for t in tasks for s in t.loaded.samples]
         results = _results(config, tasks, backend, ordered, started, time.perf_counter() - t0)
+        results["world_size"] = group.world
         store.finalize(results, ordered)
     return RunResult(run_dir, results, ordered)
+
+
+def _group(config: EvalConfig) -> Group:
+    group = current_group() if local_rank() is not None else Group()
+    if group.world > 1 and config.backend not in ("hf", "fake"):
+        raise UserError(
+            f"backend {config.backend!r} does not run under torchrun: use its own parallelism "
+            "(vllm: tensor_parallel_size / data_parallel_size; api: --concurrency)"
+        )
+    return group
+
+
+def _open(store: RunStore, group: Group) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """Rank 0 locks the folder and reads what is done; every rank learns which samples are done (or the error)."""
+    done: dict[str, dict[str, Any]] = {}
+    error = None
+    if group.is_main:
+        try:
+            done = store.open()
+        except UserError as exc:
+            error = str(exc)
+    # Other ranks need only the keys and whether each failed, not the records.
+    state = group.broadcast(({k: bool(r.get("failed")) for k, r in done.items()}, error))
+    if group.is_main:
+        return done, error
+    return {k: {"failed": failed} for k, failed in state[0].items()}, state[1]
+
+
+@dataclass
+class _Sink:
+    """Where finished records go: rank 0 stores what every rank sends after each round."""
+
+    store: RunStore
+    records: dict[str, dict[str, Any]]
+    group: Group
+
+    def put(self, new: list[dict[str, Any]]) -> int:
+        """Store this round's records (rank 0); returns how many finished on all ranks together."""
+        gathered = self.group.gather(new)
+        count = 0
+        for part in gathered:
+            self.store.append(part)
+            self.records.update((r["key"], r) for r in part)
+            count += len(part)
+        return count
 
 
 def _run_task(
@@ -149,8 +208,7 @@ def _run_task(
     pending: list[Sample],
     backend: Backend,
     config: EvalConfig,
-    store: RunStore,
-    records: dict[str, dict[str, Any]],
+    sink: _Sink,
     progress: Progress | None,
 ) -> None:
     total = len(task.loaded.samples)
@@ -162,17 +220,26 @@ def _run_task(
     pending = sorted(pending, key=lambda s: (s.subset, -sum(len(m["content"]) for m in s.messages)))
     # API backends want bigger chunks: enough requests to keep every connection busy.
     size = getattr(backend, "chunk_size", None) or CHUNK
-    for start in range(0, len(pending), size):
-        chunk = pending[start : start + size]
-        if task.scoring in ("letter", "cloze"):
+    group = sink.group
+    rounds = -(-len(pending) // size)
+    if group.world > 1:
+        # Shards balanced by prompt tokens; every rank computes the same split, and every rank
+        # joins every gather, so the number of rounds is the largest shard's.
+        count = getattr(backend, "count_tokens", None)
+        costs = [count(s.messages, s.chat_template) if count else sum(len(m["content"]) for m in s.messages) for s in pending]
+        shards = balanced_shards(costs, group.world)
+        rounds = max(-(-len(shard) // size) for shard in shards)
+        pending = [pending[i] for i in shards[group.rank]]
+    for round_index in range(rounds):
+        chunk = pending[round_index * size : (round_index + 1) * size]
+        new: list[dict[str, Any]] = []
+        if chunk and task.scoring in ("letter", "cloze"):
             results = backend.score_choices([choice_request(s, task.scoring) for s in chunk])
             new = [record_choice(s, r, task.scoring) for s, r in zip(chunk, results, strict=True)]
-        else:
+        elif chunk:
             gens = backend.generate([generate_request(s) for s in chunk], config.generation)
             new = [record_generation(s, g, task.scoring, task.metrics) for s, g in zip(chunk, gens, strict=True)]
-        store.append(new)
-        records.update((r["key"], r) for r in new)
-        finished += len(chunk)
+        finished += sink.put(new)
         if progress:
             progress(task.name, finished, total)
 

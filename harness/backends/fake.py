@@ -11,13 +11,15 @@
   generated text, or for choice scoring the letter or option text that wins.
 
 `model_args`: `delay` (seconds slept per request, to test interruption), `calls_file` (a file
-that gets one line per request key handled, to count backend calls across processes).
+that gets one line per request key handled, to count backend calls across processes; `{rank}`
+in it becomes the torchrun rank, so each rank can count its own).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,7 +47,8 @@ class FakeBackend:
         """Parse the rule; a table is read once here."""
         self.rule = model or "hash"
         self.delay = float(delay)
-        self.calls_file = Path(calls_file) if calls_file else None
+        rank = os.environ.get("RANK", "0")
+        self.calls_file = Path(calls_file.replace("{rank}", rank)) if calls_file else None
         self.table: dict[str, str] = {}
         if self.rule.startswith("table:"):
             self.table = _read_table(Path(self.rule[len("table:") :]))

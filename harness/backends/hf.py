@@ -18,6 +18,7 @@ from harness.batching import Budget, run_batched
 from harness.config import GenerationConfig
 from harness.prompting import chat_mode, encode_choices, render_context
 from tasks.errors import UserError
+from tasks.sample import Message
 
 __all__ = ["HFBackend"]
 
@@ -70,6 +71,11 @@ class HFBackend:
             raise UserError(f"batch size {batch_size!r}: use a positive integer or auto")
         self.scorer = ChoiceScorer(self.model, self.budget)
         self.scorer.reuse_prefix = reuse_prefix
+
+    def count_tokens(self, messages: Sequence[Message], chat_template: bool | None = None) -> int:
+        """Prompt length in tokens: the cost that shards are balanced by under torchrun."""
+        text = render_context(self.tokenizer, messages, chat=chat_mode(self.tokenizer, chat_template))
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def fingerprint(self) -> dict[str, Any]:
         """Model source, weights digest, dtype and device."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.default_model import resolve_alias
+from harness.distributed import local_rank
 from tasks.errors import UserError
 
 __all__ = ["LoadedModel", "load_model", "pick_device", "pick_dtype"]
@@ -31,11 +32,17 @@ class LoadedModel:
 
 
 def pick_device(device: str) -> str:
-    """`auto` is the first CUDA device when there is one, else the CPU."""
+    """`auto` is the first CUDA device when there is one, else the CPU; under torchrun, `cuda:LOCAL_RANK`.
+
+    With more ranks than GPUs on a host, ranks share GPUs round-robin.
+    """
     import torch
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+    rank = local_rank()
+    if device == "auto" or (device == "cuda" and rank is not None):
+        if not torch.cuda.is_available():
+            return "cpu"
+        return "cuda" if rank is None else f"cuda:{rank % torch.cuda.device_count()}"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {device}: no CUDA device is available here (use --device cpu)")
     return device
