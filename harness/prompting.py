@@ -17,7 +17,16 @@ from typing import Any
 from tasks.errors import UserError
 from tasks.sample import Message
 
-__all__ = ["chat_mode", "encode_choices", "encode_pair", "join_continuation", "render_context", "render_plain"]
+__all__ = [
+    "chat_mode",
+    "encode_choices",
+    "choice_spec",
+    "encode_many",
+    "encode_pair",
+    "join_continuation",
+    "render_context",
+    "render_plain",
+]
 
 
 def render_plain(messages: Sequence[Message], answer_prefix: str, delimiter: str) -> str:
@@ -77,13 +86,41 @@ def encode_choices(
     delimiter: str,
 ) -> tuple[str, list[int], list[list[int]]]:
     """(context text, context ids, ids of each continuation): the exact token sequences every local backend scores."""
-    chat = chat_mode(tokenizer, chat_template)
-    context = render_context(tokenizer, messages, chat=chat, answer_prefix=answer_prefix, delimiter=delimiter)
-    pairs = [
-        encode_pair(tokenizer, context, join_continuation(c, chat=chat, answer_prefix=answer_prefix, delimiter=delimiter))
-        for c in continuations
-    ]
-    ctx = pairs[0][0]
-    if any(p[0] != ctx for p in pairs) or any(not p[1] for p in pairs):
-        raise UserError("a scored continuation merges into the context's tokens; set dataset arg target_delimiter")
-    return context, ctx, [p[1] for p in pairs]
+    return encode_many(tokenizer, [(messages, continuations, chat_template, answer_prefix, delimiter)])[0]
+
+
+ChoiceSpec = tuple[Sequence[Message], Sequence[str], "bool | None", str, str]
+
+
+def choice_spec(request: Any) -> ChoiceSpec:
+    """The `encode_many` input of a `harness.backends.base.ChoiceRequest`."""
+    return (request.messages, request.continuations, request.chat_template, request.answer_prefix, request.target_delimiter)
+
+
+def encode_many(tokenizer: Any, specs: Sequence[ChoiceSpec]) -> list[tuple[str, list[int], list[list[int]]]]:
+    """`encode_choices` for many requests: (messages, continuations, chat_template, answer_prefix, delimiter) each.
+
+    Each continuation is split off as `encode_pair` does, with every context tokenized once and all
+    texts in one batched tokenizer call: per-call tokenizer overhead was half the scoring time on a GPU.
+    """
+    contexts, texts = [], []
+    for messages, continuations, chat_template, answer_prefix, delimiter in specs:
+        chat = chat_mode(tokenizer, chat_template)
+        context = render_context(tokenizer, messages, chat=chat, answer_prefix=answer_prefix, delimiter=delimiter)
+        stripped = context.rstrip(" ")
+        spaces = context[len(stripped) :]
+        contexts.append(context)
+        texts.append(stripped)
+        texts += [
+            stripped + spaces + join_continuation(c, chat=chat, answer_prefix=answer_prefix, delimiter=delimiter) for c in continuations
+        ]
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    out, k = [], 0
+    for context, spec in zip(contexts, specs, strict=True):
+        ctx, wholes = list(ids[k]), ids[k + 1 : k + 1 + len(spec[1])]
+        k += 1 + len(spec[1])
+        conts = [list(w[len(ctx) :]) for w in wholes]
+        if any(list(w[: len(ctx)]) != ctx for w in wholes) or any(not c for c in conts):
+            raise UserError("a scored continuation merges into the context's tokens; set dataset arg target_delimiter")
+        out.append((context, ctx, conts))
+    return out

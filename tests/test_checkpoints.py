@@ -39,6 +39,7 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
 
     base_dir = resolve_alias("smollm2-135m-instruct")
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token  # a GGUF-built tokenizer may have none
     model = get_peft_model(
         AutoModelForCausalLM.from_pretrained(base_dir), LoraConfig(r=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
     )

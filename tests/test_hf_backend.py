@@ -38,7 +38,7 @@ def reference_logprobs(model, tokenizer, context: str, continuations: list[str])
     """
     ctx = tokenizer.encode(context, add_special_tokens=False)
     with torch.no_grad():
-        ctx_logprobs = torch.log_softmax(model(torch.tensor([ctx])).logits[0, -1].float(), dim=-1)
+        ctx_logprobs = torch.log_softmax(model(torch.tensor([ctx], device=model.device)).logits[0, -1].float(), dim=-1)
     out = []
     for continuation in continuations:
         whole = tokenizer.encode(context + continuation, add_special_tokens=False)
@@ -47,7 +47,7 @@ def reference_logprobs(model, tokenizer, context: str, continuations: list[str])
             out.append(float(ctx_logprobs[cont[0]]))
             continue
         with torch.no_grad():
-            logprobs = torch.log_softmax(model(torch.tensor([whole])).logits[0].float(), dim=-1)
+            logprobs = torch.log_softmax(model(torch.tensor([whole], device=model.device)).logits[0].float(), dim=-1)
         out.append(float(sum(logprobs[len(ctx) - 1 + k, t] for k, t in enumerate(cont))))
     return out
 

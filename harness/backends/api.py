@@ -6,7 +6,7 @@ scoring uses the best method the server offers, found by probing it once at star
 
 - `completions-echo`: `/v1/completions` with `echo` and `logprobs` returns the log-probability of
   every prompt token. The prompt is sent as token ids rendered and split exactly as the local
-  backends do (`harness.prompting.encode_choices`), so letter and cloze scores equal the offline
+  backends do (`harness.prompting.encode_many`), so letter and cloze scores equal the offline
   engine's. Needs the model's tokenizer here: `tokenizer` model arg, or the served model name
   when it is a local folder (as with `vllm serve DIR`).
 - `chat-logprobs`: `/v1/chat/completions` with `top_logprobs`: the letter is read where the reply
@@ -29,7 +29,7 @@ from typing import Any
 from harness.backends.api_client import ApiClient, Failure, RetryPolicy
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
 from harness.config import GenerationConfig
-from harness.prompting import encode_choices, render_plain
+from harness.prompting import choice_spec, encode_many, render_plain
 from tasks.errors import UserError
 
 __all__ = ["ABSENT_LOGPROB", "ApiBackend"]
@@ -139,17 +139,7 @@ class ApiBackend:
 
     def _score_echo(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
         # One request per sample (a prompt list, one prompt per option): a failure is that sample's alone.
-        encoded = [
-            encode_choices(
-                self.tokenizer,
-                r.messages,
-                r.continuations,
-                chat_template=r.chat_template,
-                answer_prefix=r.answer_prefix,
-                delimiter=r.target_delimiter,
-            )
-            for r in requests
-        ]
+        encoded = encode_many(self.tokenizer, [choice_spec(r) for r in requests])
         payloads = [{**self._echo_payload([]), "prompt": [ctx + c for c in conts]} for _, ctx, conts in encoded]
         answers = self.client.post_all("/completions", payloads)
         results = []

@@ -16,7 +16,7 @@ from harness.backends.hf_loading import load_model
 from harness.backends.hf_scoring import ChoiceScorer, EncodedChoice
 from harness.batching import Budget, run_batched
 from harness.config import GenerationConfig
-from harness.prompting import chat_mode, encode_choices, render_context
+from harness.prompting import chat_mode, choice_spec, encode_many, render_context
 from tasks.errors import UserError
 from tasks.sample import Message
 
@@ -84,15 +84,7 @@ class HFBackend:
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
         """Summed log-probabilities per continuation (see `harness.backends.base`)."""
         encoded, contexts = [], []
-        for req in requests:
-            context, ctx, conts = encode_choices(
-                self.tokenizer,
-                req.messages,
-                req.continuations,
-                chat_template=req.chat_template,
-                answer_prefix=req.answer_prefix,
-                delimiter=req.target_delimiter,
-            )
+        for context, ctx, conts in encode_many(self.tokenizer, [choice_spec(r) for r in requests]):
             encoded.append(EncodedChoice(tuple(ctx), tuple(tuple(c) for c in conts)))
             contexts.append(context)
         scores = self.scorer.score(encoded)
