@@ -88,6 +88,15 @@ class Group:
         self._guard(lambda: dist.broadcast_object_list(box, src=0))
         return box[0]  # type: ignore[return-value]
 
+    def close(self) -> None:
+        """Wait for every rank, then leave the group: a rank exiting while gloo still talks to it can abort its peers."""
+        if self.world == 1:
+            return
+        import torch.distributed as dist
+
+        self._guard(dist.barrier)
+        dist.destroy_process_group()
+
     def _guard(self, call: Any) -> None:
         try:
             call()

@@ -149,12 +149,14 @@ def evaluate(
             pending = [s for s in task.loaded.samples if s.key not in done or done[s.key].get("failed")]
             _run_task(task, pending, backend, config, _Sink(store, records, group), progress if group.is_main else None)
         if not group.is_main:
+            group.close()
             return RunResult(run_dir, {}, [], main=False)
         records.update({k: v for k, v in done.items() if k not in records})
         ordered = [records[s.key] for t in tasks for s in t.loaded.samples]
         results = _results(config, tasks, backend, ordered, started, time.perf_counter() - t0)
         results["world_size"] = group.world
         store.finalize(results, ordered)
+    group.close()
     return RunResult(run_dir, results, ordered)
 
 

@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -156,3 +157,37 @@ def test_torchrun_smollm2_equals_one_process(tmp_path):
     table = [[(s["metric"], s["subset"], s["n"], s["score"]) for s in scores(d)] for d in (a, b)]
     assert table[0] == table[1]
     assert json.loads((b / "results.json").read_text())["world_size"] == 2
+
+
+def test_accelerate_launch_shares_the_request_cache(tmp_path):
+    """`accelerate launch` sets the same variables as torchrun; with --use-cache a second run asks the backend nothing."""
+    pytest.importorskip("accelerate")
+    with socket.socket() as s:  # accelerate's default port (29500) may be taken
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--main_process_port", port]
+    launcher += ["-m", "harness"]
+    env = {**os.environ, "HARNESS_CACHE": str(tmp_path / "cache"), "HARNESS_DIST_TIMEOUT": "60"}
+    calls = tmp_path / "calls-{rank}.txt"
+    for attempt, output in enumerate(("first", "second")):
+        args = [
+            "eval",
+            "--backend",
+            "fake",
+            "--datasets",
+            "general_mcq",
+            "--dataset-args",
+            ARC,
+            "--use-cache",
+            "--output",
+            str(tmp_path / output),
+        ]
+        args += ["--model-args", json.dumps({"calls_file": str(calls)})]
+        done = subprocess.run([*launcher, *args], capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        counts = [len(Path(str(calls).replace("{rank}", str(r))).read_text().splitlines()) for r in (0, 1)]
+        assert sum(counts) == 100 and all(counts)  # the second run added no calls
+        assert done.stdout.count("run folder:") == 1, attempt
+    assert (only_run_dir(tmp_path / "first") / "samples.jsonl").read_bytes() == (
+        only_run_dir(tmp_path / "second") / "samples.jsonl"
+    ).read_bytes()
