@@ -176,7 +176,7 @@ def _count_tokens(tokenizer: Any, records: dict[str, dict[str, Any]]) -> int:
     total = 0
     for rec in records.values():
         tokens = rec.get("tokens")
-        if tokens:
+        if tokens and (tokens["prompt"] or tokens["completion"]):
             total += int(tokens["prompt"]) + int(tokens["completion"])
         elif rec.get("prompt"):
             total += len(tokenizer.encode(rec["prompt"], add_special_tokens=False))

@@ -57,7 +57,8 @@ def _argmax(values: Sequence[float]) -> int:
 def record_choice(sample: Sample, result: ChoiceResult, mode: str) -> Record:
     """Score a letter or cloze answer."""
     rec = _base(sample, mode)
-    rec["tokens"] = {"prompt": result.prompt_tokens, "completion": result.completion_tokens}
+    if result.prompt_tokens or result.completion_tokens:  # reported by API servers; local backends count nothing here
+        rec["tokens"] = {"prompt": result.prompt_tokens, "completion": result.completion_tokens}
     if result.error is not None:
         # A failed request has no score: it is counted as failed, never as a wrong answer.
         rec.update(
