@@ -16,7 +16,7 @@ import torch
 from harness.backends.hf import HFBackend
 from harness.backends.hf_scoring import EncodedChoice
 from harness.config import EvalConfig
-from harness.prompting import choice_spec, encode_many
+from harness.prompting import encode_many
 from harness.runner import prepare_tasks
 from harness.scoring import choice_request
 
@@ -62,7 +62,7 @@ def measure(dtype: str, samples: list, requests: list) -> dict:
     results: list = []
     total = timed(lambda: results.extend(backend.score_choices(requests)))
     start = time.perf_counter()
-    encoded = encode_many(backend.tokenizer, [choice_spec(r) for r in requests])
+    encoded = encode_many(backend.tokenizer, requests)
     out = {"dtype": dtype, "n": len(requests), "tokens": sum(len(c) for _, c, _ in encoded), "total_s": round(total, 2)}
     out["tokenize_s"] = round(time.perf_counter() - start, 2)
     items = [EncodedChoice(tuple(c), tuple(tuple(x) for x in conts)) for _, c, conts in encoded]

@@ -14,19 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from harness.backends.base import ChoiceRequest, GenerateRequest
 from tasks.errors import UserError
 from tasks.sample import Message
 
-__all__ = [
-    "chat_mode",
-    "encode_choices",
-    "choice_spec",
-    "encode_many",
-    "encode_pair",
-    "join_continuation",
-    "render_context",
-    "render_plain",
-]
+__all__ = ["chat_mode", "encode_many", "join_continuation", "prompt_lengths", "render_context", "render_plain"]
 
 
 def render_plain(messages: Sequence[Message], answer_prefix: str, delimiter: str) -> str:
@@ -57,17 +49,6 @@ def join_continuation(continuation: str, *, chat: bool, answer_prefix: str, deli
     return delimiter + continuation
 
 
-def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """(context ids, continuation ids) the way lm-eval's `_encode_pair` splits them."""
-    spaces = len(context) - len(context.rstrip(" "))
-    if spaces:
-        continuation = context[-spaces:] + continuation
-        context = context[:-spaces]
-    whole = tokenizer.encode(context + continuation, add_special_tokens=False)
-    ctx = tokenizer.encode(context, add_special_tokens=False)
-    return ctx, whole[len(ctx) :]
-
-
 def chat_mode(tokenizer: Any, flag: bool | None) -> bool:
     """Whether to apply the chat template: the dataset's choice, else whenever the tokenizer has one."""
     has_template = bool(getattr(tokenizer, "chat_template", None))
@@ -76,51 +57,40 @@ def chat_mode(tokenizer: Any, flag: bool | None) -> bool:
     return has_template if flag is None else flag
 
 
-def encode_choices(
-    tokenizer: Any,
-    messages: Sequence[Message],
-    continuations: Sequence[str],
-    *,
-    chat_template: bool | None,
-    answer_prefix: str,
-    delimiter: str,
-) -> tuple[str, list[int], list[list[int]]]:
-    """(context text, context ids, ids of each continuation): the exact token sequences every local backend scores."""
-    return encode_many(tokenizer, [(messages, continuations, chat_template, answer_prefix, delimiter)])[0]
+def encode_many(tokenizer: Any, requests: Sequence[ChoiceRequest]) -> list[tuple[str, list[int], list[list[int]]]]:
+    """(context text, context ids, ids of each continuation) per request: the exact token sequences every backend scores.
 
-
-ChoiceSpec = tuple[Sequence[Message], Sequence[str], "bool | None", str, str]
-
-
-def choice_spec(request: Any) -> ChoiceSpec:
-    """The `encode_many` input of a `harness.backends.base.ChoiceRequest`."""
-    return (request.messages, request.continuations, request.chat_template, request.answer_prefix, request.target_delimiter)
-
-
-def encode_many(tokenizer: Any, specs: Sequence[ChoiceSpec]) -> list[tuple[str, list[int], list[list[int]]]]:
-    """`encode_choices` for many requests: (messages, continuations, chat_template, answer_prefix, delimiter) each.
-
-    Each continuation is split off as `encode_pair` does, with every context tokenized once and all
-    texts in one batched tokenizer call: per-call tokenizer overhead was half the scoring time on a GPU.
+    Split the way lm-eval's `_encode_pair` does: spaces ending the context move to the start of the
+    continuation, and the continuation's ids are those of context + continuation after the context's.
+    Every context is tokenized once, and all texts go through one batched tokenizer call: per-call
+    tokenizer overhead was half the scoring time on a GPU.
     """
     contexts, texts = [], []
-    for messages, continuations, chat_template, answer_prefix, delimiter in specs:
-        chat = chat_mode(tokenizer, chat_template)
-        context = render_context(tokenizer, messages, chat=chat, answer_prefix=answer_prefix, delimiter=delimiter)
+    for req in requests:
+        chat = chat_mode(tokenizer, req.chat_template)
+        context = render_context(tokenizer, req.messages, chat=chat, answer_prefix=req.answer_prefix, delimiter=req.target_delimiter)
         stripped = context.rstrip(" ")
         spaces = context[len(stripped) :]
         contexts.append(context)
         texts.append(stripped)
-        texts += [
-            stripped + spaces + join_continuation(c, chat=chat, answer_prefix=answer_prefix, delimiter=delimiter) for c in continuations
-        ]
+        joined = (
+            join_continuation(c, chat=chat, answer_prefix=req.answer_prefix, delimiter=req.target_delimiter) for c in req.continuations
+        )
+        texts += [stripped + spaces + j for j in joined]
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
     out, k = [], 0
-    for context, spec in zip(contexts, specs, strict=True):
-        ctx, wholes = list(ids[k]), ids[k + 1 : k + 1 + len(spec[1])]
-        k += 1 + len(spec[1])
+    for context, req in zip(contexts, requests, strict=True):
+        n = len(req.continuations)
+        ctx, wholes = list(ids[k]), ids[k + 1 : k + 1 + n]
+        k += 1 + n
         conts = [list(w[len(ctx) :]) for w in wholes]
         if any(list(w[: len(ctx)]) != ctx for w in wholes) or any(not c for c in conts):
             raise UserError("a scored continuation merges into the context's tokens; set dataset arg target_delimiter")
         out.append((context, ctx, conts))
     return out
+
+
+def prompt_lengths(tokenizer: Any, requests: Sequence[GenerateRequest]) -> list[int]:
+    """Prompt length in tokens of each request, in one batched tokenizer call."""
+    texts = [render_context(tokenizer, r.messages, chat=chat_mode(tokenizer, r.chat_template)) for r in requests]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []

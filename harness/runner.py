@@ -228,7 +228,7 @@ def _run_task(
         # Shards balanced by prompt tokens; every rank computes the same split, and every rank
         # joins every gather, so the number of rounds is the largest shard's.
         count = getattr(backend, "count_tokens", None)
-        costs = [count(s.messages, s.chat_template) if count else sum(len(m["content"]) for m in s.messages) for s in pending]
+        costs = count([generate_request(s) for s in pending]) if count else [sum(len(m["content"]) for m in s.messages) for s in pending]
         shards = balanced_shards(costs, group.world)
         rounds = max(-(-len(shard) // size) for shard in shards)
         pending = [pending[i] for i in shards[group.rank]]

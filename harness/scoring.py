@@ -59,16 +59,14 @@ def record_choice(sample: Sample, result: ChoiceResult, mode: str) -> Record:
     rec = _base(sample, mode)
     if result.prompt_tokens or result.completion_tokens:  # reported by API servers; local backends count nothing here
         rec["tokens"] = {"prompt": result.prompt_tokens, "completion": result.completion_tokens}
-    if result.error is not None:
-        # A failed request has no score: it is counted as failed, never as a wrong answer.
-        rec.update(
-            prompt=result.context, prediction=None, chosen=[], answer=list(sample.answer), error=result.error, failed=True, scores={}
-        )
-        return rec
-    if result.no_answer:
-        # The model answered, but not with an option: wrong, and counted as "no answer", never guessed.
-        rec.update(prompt=result.context, prediction=None, chosen=[], answer=list(sample.answer), no_answer=True)
-        rec["scores"] = {"acc": 0.0, **({"acc_norm": 0.0} if mode == "cloze" else {})}
+    if result.error is not None or result.no_answer:
+        rec.update(prompt=result.context, prediction=None, chosen=[], answer=list(sample.answer))
+        if result.error is not None:
+            # A failed request has no score: it is counted as failed, never as a wrong answer.
+            rec.update(error=result.error, failed=True, scores={})
+        else:
+            # The model answered, but not with an option: wrong, and counted as "no answer", never guessed.
+            rec.update(no_answer=True, scores={"acc": 0.0, **({"acc_norm": 0.0} if mode == "cloze" else {})})
         return rec
     lps = list(result.logprobs)
     chosen = sample.letters[_argmax(lps)]

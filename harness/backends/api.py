@@ -29,7 +29,7 @@ from typing import Any
 from harness.backends.api_client import ApiClient, Failure, RetryPolicy
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
 from harness.config import GenerationConfig
-from harness.prompting import choice_spec, encode_many, render_plain
+from harness.prompting import encode_many, render_plain
 from tasks.errors import UserError
 
 __all__ = ["ABSENT_LOGPROB", "ApiBackend"]
@@ -91,8 +91,12 @@ class ApiBackend:
         source = path or (self.model_name if Path(self.model_name).is_dir() else None)
         if source is None:
             return None
-        from transformers import AutoTokenizer
-
+        try:
+            from transformers import AutoTokenizer
+        except ImportError:
+            if path:
+                raise UserError("model arg tokenizer needs transformers: pip install 'harness[hf]'") from None
+            return None  # exact echo scoring needs the tokenizer; without transformers the probe moves on
         try:
             return AutoTokenizer.from_pretrained(source)
         except (OSError, ValueError) as exc:
@@ -139,7 +143,7 @@ class ApiBackend:
 
     def _score_echo(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
         # One request per sample (a prompt list, one prompt per option): a failure is that sample's alone.
-        encoded = encode_many(self.tokenizer, [choice_spec(r) for r in requests])
+        encoded = encode_many(self.tokenizer, requests)
         payloads = [{**self._echo_payload([]), "prompt": [ctx + c for c in conts]} for _, ctx, conts in encoded]
         answers = self.client.post_all("/completions", payloads)
         results = []

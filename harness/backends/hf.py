@@ -16,9 +16,8 @@ from harness.backends.hf_loading import load_model
 from harness.backends.hf_scoring import ChoiceScorer, EncodedChoice
 from harness.batching import Budget, run_batched
 from harness.config import GenerationConfig
-from harness.prompting import chat_mode, choice_spec, encode_many, render_context
+from harness.prompting import chat_mode, encode_many, prompt_lengths, render_context
 from tasks.errors import UserError
-from tasks.sample import Message
 
 __all__ = ["HFBackend"]
 
@@ -72,10 +71,9 @@ class HFBackend:
         self.scorer = ChoiceScorer(self.model, self.budget)
         self.scorer.reuse_prefix = reuse_prefix
 
-    def count_tokens(self, messages: Sequence[Message], chat_template: bool | None = None) -> int:
-        """Prompt length in tokens: the cost that shards are balanced by under torchrun."""
-        text = render_context(self.tokenizer, messages, chat=chat_mode(self.tokenizer, chat_template))
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+    def count_tokens(self, requests: Sequence[GenerateRequest]) -> list[int]:
+        """Prompt lengths in tokens: the cost that shards are balanced by under torchrun."""
+        return prompt_lengths(self.tokenizer, requests)
 
     def fingerprint(self) -> dict[str, Any]:
         """Model source, weights digest, dtype and device."""
@@ -84,7 +82,7 @@ class HFBackend:
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
         """Summed log-probabilities per continuation (see `harness.backends.base`)."""
         encoded, contexts = [], []
-        for context, ctx, conts in encode_many(self.tokenizer, [choice_spec(r) for r in requests]):
+        for context, ctx, conts in encode_many(self.tokenizer, requests):
             encoded.append(EncodedChoice(tuple(ctx), tuple(tuple(c) for c in conts)))
             contexts.append(context)
         scores = self.scorer.score(encoded)

@@ -12,7 +12,7 @@ Three savings, each measured in `benchmarks/`:
 Contexts are left-padded, so every row's last context token sits in the last column; padding
 is masked and position ids count real tokens only, so a row's numbers do not depend on what
 it is batched with (up to float rounding).
-Tokenization (`harness.prompting.encode_pair`) follows lm-eval.
+Tokenization (`harness.prompting.encode_many`) follows lm-eval.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typing import Any
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
 from harness.backends.default_model import resolve_alias
 from harness.config import GenerationConfig
-from harness.prompting import chat_mode, choice_spec, encode_many, render_context
+from harness.prompting import chat_mode, encode_many, render_context
 
 __all__ = ["VLLMBackend"]
 
@@ -91,7 +91,7 @@ class VLLMBackend:
         from vllm import SamplingParams
 
         prompts, spans, contexts = [], [], []
-        for context, ctx, conts in encode_many(self.tokenizer, [choice_spec(r) for r in requests]):
+        for context, ctx, conts in encode_many(self.tokenizer, requests):
             contexts.append(context)
             for tokens in conts:
                 prompts.append({"prompt_token_ids": ctx + tokens})
