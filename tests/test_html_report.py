@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,11 @@ def open_report(browser, tmp_path: Path, runs: list[Path]) -> None:
     out = tmp_path / "report.html"
     assert main(["report", *map(str, runs), "--format", "html", "-o", str(out)]) == 0
     browser.get(out.as_uri())
+    # A 10,000-sample page can still be rendering when get() returns: wait for the script's first render.
+    deadline = time.monotonic() + 60
+    while not browser.execute_script("const c = document.getElementById('count'); return c && c.textContent"):
+        assert time.monotonic() < deadline, "the report's script did not render within 60 s"
+        time.sleep(0.1)
 
 
 def visible_rows(browser) -> list[list[str]]:
