@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation
 from harness.config import GenerationConfig
+from harness.redact import redact_secrets
 
 __all__ = ["CachedBackend"]
 
@@ -66,7 +67,10 @@ class CachedBackend:
         self.misses += len(missing)
         if missing:
             fresh = compute([requests[i] for i in missing])
-            rows = [(keys[i], json.dumps(dataclasses.asdict(r), ensure_ascii=False)) for i, r in zip(missing, fresh, strict=True)]  # type: ignore[call-overload]
+            rows = [
+                (keys[i], redact_secrets(json.dumps(dataclasses.asdict(r), ensure_ascii=False)))  # type: ignore[call-overload]
+                for i, r in zip(missing, fresh, strict=True)
+            ]
             self.db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?)", rows)
             self.db.commit()
             found.update((keys[i], r) for i, r in zip(missing, fresh, strict=True))

@@ -144,8 +144,10 @@ def _eval(ns: argparse.Namespace) -> int:
         result = evaluate(config, run_dir=Path(ns.run_dir) if ns.run_dir else None, progress=progress)
     if not result.main:
         return 0  # torchrun: rank 0 writes the reports and prints the table
+    from harness.store import atomic_write_text
+
     for fmt, name in (("md", "report.md"), ("csv", "report.csv")):
-        (result.run_dir / name).write_text(render(result.results, fmt), encoding="utf-8")
+        atomic_write_text(result.run_dir / name, render(result.results, fmt))
     sys.stdout.write(render(result.results, "table"))
     sys.stdout.write(f"run folder: {result.run_dir}\n")
     failed = sum(info.get("failed", 0) for info in result.results["tasks"].values())
@@ -250,7 +252,18 @@ def _compare(ns: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `harness` console script."""
+    """Entry point of the `harness` console script; everything it prints passes through `harness.redact`."""
+    from harness.redact import RedactingStream
+
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: Sequence[str] | None) -> int:
     ns = _parser().parse_args(argv)
     try:
         if ns.command == "eval":

@@ -15,16 +15,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from harness.redact import redact_secrets
 from tasks.errors import UserError
 
 __all__ = ["RunStore", "atomic_write_text"]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
+    """Write via a temporary file and rename, so readers never see half a file; registered secrets are masked."""
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
+        f.write(redact_secrets(text))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -92,13 +93,13 @@ class RunStore:
         """Append finished records and push them to disk."""
         assert self._partial is not None, "open() first"
         for rec in records:
-            self._partial.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            self._partial.write(redact_secrets(json.dumps(rec, ensure_ascii=False)) + "\n")
         self._partial.flush()
         os.fsync(self._partial.fileno())
 
     def finalize(self, results: dict[str, Any], records: list[dict[str, Any]]) -> None:
         """Write the final files atomically."""
-        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)  # masked by atomic_write_text
         atomic_write_text(self.dir / "samples.jsonl", lines)
         atomic_write_text(self.dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 

@@ -5,6 +5,11 @@ Plain asyncio HTTP/1.1 with keep-alive, so every fault is exact: the first attem
 succeed, except requests whose text contains `PERMANENT`, which always get a 500. The server
 counts requests in flight (from the request read until the answer is sent or the client has
 gone) and keeps the maximum, so a test can check the client's concurrency limit.
+
+With `leak` set to a secret, the server tries to leak it everywhere a server can put text: in
+every reason phrase and in headers, in the model id, and, for requests whose text names a
+marker, in a 200 answer without choices (`LEAK200`), a final 400 (`LEAK400`), a retried then
+final 500 (`LEAK500`) and a reply (`LEAKREPLY`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class FaultServer:
     retry_after: str = "1"
     api_key: str | None = None
     chat_logprobs: bool = False
+    leak: str | None = None
     in_flight: int = 0
     max_in_flight: int = 0
     attempts: Counter[str] = field(default_factory=Counter)
@@ -107,7 +113,10 @@ class FaultServer:
             if self.api_key and headers.get("authorization") != f"Bearer {self.api_key}":
                 return self._send(writer, 401, {"error": f"bad key {headers.get('authorization')}"})
             if method == "GET" and path == "/v1/models":
-                return self._send(writer, 200, {"object": "list", "data": [{"id": "fault-model", "object": "model"}]})
+                name = f"fault-model-{self.leak}" if self.leak else "fault-model"
+                return self._send(writer, 200, {"object": "list", "data": [{"id": name, "object": "model"}]})
+            if self.leak and b"LEAK" in body:
+                return self._send_leak(writer, body)
             fault = self._fault(body)
             if fault:
                 self.faults[fault] += 1
@@ -152,11 +161,26 @@ class FaultServer:
             return {"choices": [{"index": 0, "message": {"role": "assistant", "content": "A"}, "logprobs": None}], "usage": usage}
         return {"choices": [{"index": 0, "message": {"role": "assistant", "content": f"reply to: {question}"}}], "usage": usage}
 
+    def _send_leak(self, writer: asyncio.StreamWriter, body: bytes) -> bool:
+        key = self.leak
+        said = f"key Bearer {key} rejected; Authorization: Bearer {key}"
+        if b"LEAK200" in body:
+            return self._send(writer, 200, {"error": {"message": said, "key": key}})
+        if b"LEAK400" in body:
+            return self._send(writer, 400, {"error": {"message": said}}, {"WWW-Authenticate": f'Bearer realm="{key}"'})
+        if b"LEAK500" in body:
+            return self._send(writer, 500, {"error": {"message": said}}, {"X-Debug-Key": str(key)})
+        reply = {"role": "assistant", "content": f"your key is {key}"}
+        return self._send(writer, 200, {"choices": [{"index": 0, "message": reply}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+
     def _send(self, writer: asyncio.StreamWriter, status: int, obj: dict[str, Any], extra: dict[str, str] | None = None) -> bool:
         return self._send_raw(writer, status, json.dumps(obj).encode(), extra)
 
     def _send_raw(self, writer: asyncio.StreamWriter, status: int, body: bytes, extra: dict[str, str] | None = None) -> bool:
-        head = [f"HTTP/1.1 {status} X", "Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: keep-alive"]
+        reason = f"Denied {self.leak}" if self.leak else "X"
+        head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: keep-alive"]
         head += [f"{k}: {v}" for k, v in (extra or {}).items()]
+        if self.leak:
+            head.append(f"X-Echo-Authorization: Bearer {self.leak}")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         return True

@@ -30,6 +30,7 @@ from harness.backends.api_client import ApiClient, Failure, RetryPolicy
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
 from harness.config import GenerationConfig
 from harness.prompting import encode_many, render_plain
+from harness.redact import redact
 from tasks.errors import UserError
 
 __all__ = ["ABSENT_LOGPROB", "ApiBackend"]
@@ -69,10 +70,15 @@ class ApiBackend:
             if not api_key:
                 raise UserError(f"--api-key-env {api_key_env}: that environment variable is not set")
         base = api_url.rstrip("/")
-        self.url = base if base.endswith("/v1") else base + "/v1"
         # The runner stores results chunk by chunk; a chunk of 8 requests per connection keeps all of them busy.
         self.chunk_size = max(32, 8 * concurrency)
-        self.client = ApiClient(self.url, api_key=api_key, concurrency=concurrency, policy=RetryPolicy(timeout, max_retries))
+        self.client = ApiClient(
+            base if base.endswith("/v1") else base + "/v1",
+            api_key=api_key,
+            concurrency=concurrency,
+            policy=RetryPolicy(timeout, max_retries),
+        )
+        self.url = self.client.base_url  # without credentials: this is what messages and results.json show
         self.model_name = model or self._served_model()
         self.tokenizer = self._load_tokenizer(tokenizer)
         self.scoring_via = self._probe(scoring_method)
@@ -83,7 +89,7 @@ class ApiBackend:
         if isinstance(answer, Failure):
             raise UserError(f"{self.url}/models: {answer.error} (is the server running? pass --model NAME to skip this call)")
         try:
-            return str(answer["data"][0]["id"])
+            return redact(str(answer["data"][0]["id"]))
         except (KeyError, IndexError, TypeError):
             raise UserError(f"{self.url}/models lists no model; pass --model NAME") from None
 
@@ -158,7 +164,7 @@ class ApiBackend:
                     break
                 sums.append(sum(lps[len(ctx) :]))
             if len(sums) != len(conts):
-                results.append(ChoiceResult((), (), context, error=f"answer without prompt log-probs: {json.dumps(answer)[:120]}"))
+                results.append(ChoiceResult((), (), context, error=_unusable("answer without prompt log-probs", answer)))
                 continue
             usage = answer.get("usage") or {}
             counts = tuple(len(c) for c in conts)
@@ -223,7 +229,7 @@ class ApiBackend:
                 continue
             text = _reply_text(answer)
             if text is None:
-                out.append(Generation(None, error=f"answer without a reply: {json.dumps(answer)[:120]}", prompt=prompts[i]))
+                out.append(Generation(None, error=_unusable("answer without a reply", answer), prompt=prompts[i]))
                 continue
             for stop in config.stop:
                 text = text.split(stop, 1)[0]
@@ -237,6 +243,11 @@ class ApiBackend:
                 )
             )
         return out
+
+
+def _unusable(what: str, answer: dict[str, Any]) -> str:
+    """Why a 200 answer could not be used, with the start of the server's text (redacted before it is cut)."""
+    return f"{what}: {redact(json.dumps(answer, ensure_ascii=False))[:160]}"
 
 
 def _reply_text(answer: dict[str, Any]) -> str | None:

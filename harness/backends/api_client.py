@@ -5,7 +5,8 @@ drop keep-alive connections and, behind broken proxies, return truncated bodies.
 retried with exponential backoff and full jitter (AWS's "full jitter": sleep a uniform share of
 the capped exponential), never sooner than the server's `Retry-After`; other 4xx answers are final.
 A request that still fails becomes a `Failure` for its own sample: one bad sample never stops a run.
-The API key travels only in the `Authorization` header and is redacted from every error text.
+The API key travels only in the `Authorization` header; every error text passes through
+`harness.redact` before it leaves this module.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+
+from harness.redact import add_secret, redact, split_url_credentials
 
 __all__ = ["ApiClient", "Failure", "RetryPolicy"]
 
@@ -53,6 +56,11 @@ class Failure:
     attempts: int
 
 
+def _excerpt(text: str, limit: int) -> str:
+    """The start of a server's text, redacted before it is cut (a cut key would leak its first characters)."""
+    return redact(text)[:limit]
+
+
 def _retry_after(value: str | None) -> float | None:
     """`Retry-After` as seconds: delta-seconds (fractions accepted) or an HTTP date."""
     if not value:
@@ -71,17 +79,19 @@ class ApiClient:
     """POST/GET JSON to one OpenAI-compatible server with at most `concurrency` requests in flight."""
 
     def __init__(self, base_url: str, *, api_key: str | None, concurrency: int, policy: RetryPolicy, seed: int = 0) -> None:
-        """No connection is opened here; each `run` call opens and closes its own pool."""
-        self.base_url = base_url.rstrip("/")
+        """No connection is opened here; each `run` call opens and closes its own pool.
+
+        Credentials in the URL (`http://user:KEY@host/v1`) are sent as HTTP basic auth and kept
+        out of `base_url`, which is what the rest of the harness sees and records.
+        """
+        url, self._basic_auth = split_url_credentials(base_url.rstrip("/"))
+        self.base_url = url
         self.api_key = api_key
+        add_secret(api_key)
         self.concurrency = concurrency
         self.policy = policy
         self.rng = random.Random(seed)
         self.retries = 0
-
-    def redact(self, text: str) -> str:
-        """Remove the API key from `text` (servers echo it back in 401 answers)."""
-        return text.replace(self.api_key, "***") if self.api_key else text
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -109,7 +119,9 @@ class ApiClient:
     async def _gather(self, calls: list[tuple[str, str, dict[str, Any] | None]]) -> list[dict[str, Any] | Failure]:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         gate = asyncio.Semaphore(self.concurrency)
-        async with httpx.AsyncClient(base_url=self.base_url, headers=self._headers(), limits=limits, timeout=self.policy.timeout) as http:
+        async with httpx.AsyncClient(
+            base_url=self.base_url, headers=self._headers(), auth=self._basic_auth, limits=limits, timeout=self.policy.timeout
+        ) as http:
             return list(await asyncio.gather(*(self._call(http, gate, *c) for c in calls)))
 
     async def _call(
@@ -133,13 +145,13 @@ class ApiClient:
                             body = None
                         if isinstance(body, dict):
                             return body
-                        error = f"malformed JSON in a 200 answer: {response.text[:80]!r}"
+                        error = f"malformed JSON in a 200 answer: {_excerpt(response.text, 80)!r}"
                     else:
-                        error = f"HTTP {response.status_code}: {response.text[:200]}"
+                        error = f"HTTP {response.status_code}: {_excerpt(response.text, 200)}"
                         if response.status_code not in RETRY_STATUS:
-                            return Failure(self.redact(error), attempt + 1)
+                            return Failure(redact(error), attempt + 1)
                         retry_after = _retry_after(response.headers.get("retry-after"))
             if attempt < self.policy.max_retries:
                 self.retries += 1
                 await asyncio.sleep(self.policy.delay(attempt, retry_after, self.rng))
-        return Failure(self.redact(error), self.policy.max_retries + 1)
+        return Failure(redact(error), self.policy.max_retries + 1)
