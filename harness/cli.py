@@ -101,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--alpha", type=float, default=0.05)
     cmp.add_argument("--min-delta", type=float, default=0.01)
     cmp.add_argument("--seed", type=int, default=0)
+    cmp.add_argument("--skip-changed", action="store_true", help="compare the samples that are the same question, leave out changed ones")
+    cmp.add_argument("--allow-missing-tasks", action="store_true", help="a task missing from a new run does not fail the gate")
 
     sc = sub.add_parser("score", help="score predictions made elsewhere")
     sc.add_argument("pairs", type=Path, help="JSONL with prediction and reference per line")
@@ -245,9 +247,9 @@ def _quant_compare(ns: argparse.Namespace) -> int:
 def _compare(ns: argparse.Namespace) -> int:
     from harness.compare import compare_runs, render_compare
 
-    rows, notes = compare_runs(ns.base, ns.new, alpha=ns.alpha, min_delta=ns.min_delta, seed=ns.seed)
-    sys.stdout.write(render_compare(rows, notes, ns.format, alpha=ns.alpha, min_delta=ns.min_delta))
-    failed = ns.fail_on_regression and any(r.verdict == "regression" for r in rows)
+    comparison = compare_runs(ns.base, ns.new, alpha=ns.alpha, min_delta=ns.min_delta, seed=ns.seed, skip_changed=ns.skip_changed)
+    sys.stdout.write(render_compare(comparison, ns.format, alpha=ns.alpha, min_delta=ns.min_delta))
+    failed = ns.fail_on_regression and comparison.failed_gate(allow_missing_tasks=ns.allow_missing_tasks)
     return 1 if failed else 0
 
 

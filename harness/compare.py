@@ -8,17 +8,19 @@ by at least `min_delta` with p < `alpha`, an improvement when it rises likewise.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.jsonl import iter_lines, loads_record
 from harness.report import load_results
 from metrics.paired import paired_compare
 from tasks.errors import UserError
 
-__all__ = ["CompareRow", "compare_runs", "load_samples", "render_compare"]
+__all__ = ["CompareRow", "Comparison", "compare_runs", "load_samples", "render_compare"]
 
 
 @dataclass(frozen=True)
@@ -43,67 +45,139 @@ class CompareRow:
 def load_samples(run_dir: Path) -> dict[str, dict[str, Any]]:
     """A finished run's per-sample records by key."""
     path = run_dir / "samples.jsonl"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise UserError(f"{path}: missing (is {run_dir} a finished run folder?)") from None
-    return {rec["key"]: rec for rec in map(json.loads, lines)}
+    if not path.is_file():
+        raise UserError(f"{path}: missing (is {run_dir} a finished run folder?)")
+    records: dict[str, dict[str, Any]] = {}
+    for number, _, raw in iter_lines(path):
+        rec = loads_record(raw)
+        if rec is None:
+            raise UserError(f"{path} line {number}: not a sample record (the file is damaged; re-run the evaluation to rewrite it)")
+        records[rec["key"]] = rec
+    return records
 
 
 def _label(run_dir: Path) -> str:
     return run_dir.name or str(run_dir)
 
 
+def _content_hash(rec: dict[str, Any]) -> str:
+    """The record's question hash; records written before hashes existed get one from their prompt and reference."""
+    return str(rec.get("hash") or hashlib.sha256(json.dumps([rec.get("messages"), rec.get("reference")]).encode()).hexdigest()[:16])
+
+
+@dataclass
+class Comparison:
+    """Rows for every run against the base, notes on what was not compared, and tasks a new run lacks."""
+
+    rows: list[CompareRow]
+    notes: list[str]
+    missing_tasks: list[tuple[str, str]]
+
+    def failed_gate(self, *, allow_missing_tasks: bool = False) -> bool:
+        """A regression, or a task of the base that a new run does not have (unless allowed)."""
+        return any(r.verdict == "regression" for r in self.rows) or (bool(self.missing_tasks) and not allow_missing_tasks)
+
+
+def _pair(
+    base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], label: str, *, skip_changed: bool
+) -> tuple[list[str], list[str]]:
+    """Keys to compare (same key, same question) and notes; a UserError when the runs are not comparable."""
+    shared = [k for k in base if k in new]
+    legacy = any("hash" not in base[k] or "hash" not in new[k] for k in shared)
+    same = (lambda a, b: _content_hash(a) == _content_hash(b)) if legacy else (lambda a, b: a["hash"] == b["hash"])
+    changed = [k for k in shared if not same(base[k], new[k])]
+    matched = [k for k in shared if k not in set(changed)] if changed else shared
+    if not shared:
+        raise UserError(
+            f"{label}: nothing to compare with the base run (no sample key is in both); compare runs of the same tasks and data"
+        )
+    if changed and (not skip_changed or not matched):
+        raise UserError(
+            f"{label}: {len(changed)} of {len(shared)} shared samples are different questions under the same key (first: {changed[0]}); "
+            "the data changed between the runs: re-run the base on the same data, or pass --skip-changed to compare the rest"
+        )
+    notes = []
+    only_base, only_new = len(base) - len(shared), len(new) - len(shared)
+    if only_base or only_new or changed:
+        notes.append(
+            f"{label}: not compared: {only_base} samples only in the base run, {only_new} only in this run"
+            + (f", {len(changed)} changed questions" if changed else "")
+        )
+    return matched, notes
+
+
 def compare_runs(
-    base_dir: Path, new_dirs: list[Path], *, alpha: float = 0.05, min_delta: float = 0.01, seed: int = 0
-) -> tuple[list[CompareRow], list[str]]:
-    """Rows for each new run against the base, and notes (unshared samples)."""
-    load_results(base_dir)  # a clear error when it is not a finished run
+    base_dir: Path,
+    new_dirs: list[Path],
+    *,
+    alpha: float = 0.05,
+    min_delta: float = 0.01,
+    seed: int = 0,
+    skip_changed: bool = False,
+) -> Comparison:
+    """Compare each new run with the base on the samples that are the same question in both.
+
+    Refuses (UserError) runs that share no sample, or that hold different questions under the
+    same keys (unless `skip_changed`); notes what was left out; lists tasks of the base that a
+    new run lacks entirely, which fail the gate unless the caller allows them.
+    """
+    base_results = load_results(base_dir)
     base = load_samples(base_dir)
-    rows: list[CompareRow] = []
-    notes: list[str] = []
+    if not base:
+        raise UserError(f"{base_dir}: the base run holds no samples; nothing to compare")
+    result = Comparison([], [], [])
+    base_tasks = list(dict.fromkeys([*base_results["tasks"], *(r["task"] for r in base.values())]))
     for new_dir in new_dirs:
-        load_results(new_dir)
+        new_results = load_results(new_dir)
         new = load_samples(new_dir)
-        shared = [k for k in base if k in new]
-        only_base, only_new = len(base) - len(shared), len(new) - len(shared)
-        if only_base or only_new:
-            notes.append(f"{_label(new_dir)}: {only_base} samples only in the base run, {only_new} only in this run (not compared)")
-        groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-        subsets: dict[str, set[str]] = defaultdict(set)
-        for key in shared:
-            a, b = base[key], new[key]
-            subsets[a["task"]].add(a["subset"])
-            for metric in a["scores"]:
-                if metric in b["scores"]:
-                    groups[(a["task"], metric, a["subset"])].append(key)
-                    groups[(a["task"], metric, "OVERALL")].append(key)
-        for (task, metric, subset), keys in groups.items():
-            if subset == "OVERALL" and len(subsets[task]) < 2:
-                continue
-            x = [float(base[k]["scores"][metric]) for k in keys]
-            y = [float(new[k]["scores"][metric]) for k in keys]
-            res = paired_compare(x, y, seed)
-            significant = res.p_value < alpha and abs(res.delta) >= min_delta
-            verdict = ("regression" if res.delta < 0 else "improvement") if significant else "-"
-            rows.append(
-                CompareRow(
-                    _label(new_dir),
-                    task,
-                    metric,
-                    subset,
-                    res.n,
-                    res.base,
-                    res.new,
-                    res.delta,
-                    res.ci_low,
-                    res.ci_high,
-                    res.p_value,
-                    res.test,
-                    verdict,
-                )
+        label = _label(new_dir)
+        if not new:
+            raise UserError(f"{new_dir}: the run holds no samples; nothing to compare")
+        keys, notes = _pair(base, new, label, skip_changed=skip_changed)
+        result.notes += notes
+        new_tasks = {*new_results["tasks"], *(r["task"] for r in new.values())}
+        for task in base_tasks:
+            if task not in new_tasks:
+                result.missing_tasks.append((label, task))
+                result.notes.append(f"{label}: task {task} of the base run is missing from this run")
+        result.rows += _rows(base, new, keys, label, alpha=alpha, min_delta=min_delta, seed=seed)
+    return result
+
+
+def _rows(
+    base: dict[str, dict[str, Any]],
+    new: dict[str, dict[str, Any]],
+    keys: list[str],
+    label: str,
+    *,
+    alpha: float,
+    min_delta: float,
+    seed: int,
+) -> list[CompareRow]:
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    subsets: dict[str, set[str]] = defaultdict(set)
+    for key in keys:
+        a, b = base[key], new[key]
+        subsets[a["task"]].add(a["subset"])
+        for metric in a["scores"]:
+            if metric in b["scores"]:
+                groups[(a["task"], metric, a["subset"])].append(key)
+                groups[(a["task"], metric, "OVERALL")].append(key)
+    rows = []
+    for (task, metric, subset), group in groups.items():
+        if subset == "OVERALL" and len(subsets[task]) < 2:
+            continue
+        x = [float(base[k]["scores"][metric]) for k in group]
+        y = [float(new[k]["scores"][metric]) for k in group]
+        res = paired_compare(x, y, seed)
+        significant = res.p_value < alpha and abs(res.delta) >= min_delta
+        verdict = ("regression" if res.delta < 0 else "improvement") if significant else "-"
+        rows.append(
+            CompareRow(
+                label, task, metric, subset, res.n, res.base, res.new, res.delta, res.ci_low, res.ci_high, res.p_value, res.test, verdict
             )
-    return rows, notes
+        )
+    return rows
 
 
 _HEAD = ("Run", "Dataset", "Metric", "Subset", "Num", "Base", "New", "Delta", "95% CI", "p", "Verdict")
@@ -117,13 +191,16 @@ def _cells(r: CompareRow) -> list[str]:
     ]  # fmt: skip
 
 
-def render_compare(rows: list[CompareRow], notes: list[str], fmt: str, *, alpha: float, min_delta: float) -> str:
+def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta: float) -> str:
     """The comparison as a terminal table, GitHub Markdown (for a PR comment) or JSON."""
+    rows, notes = comparison.rows, comparison.notes
     regressions = sum(r.verdict == "regression" for r in rows)
     improvements = sum(r.verdict == "improvement" for r in rows)
-    summary = f"{regressions} regression(s), {improvements} improvement(s) (alpha {alpha}, min delta {min_delta})"
+    missing = f", {len(comparison.missing_tasks)} missing task(s)" if comparison.missing_tasks else ""
+    summary = f"{regressions} regression(s), {improvements} improvement(s){missing} (alpha {alpha}, min delta {min_delta})"
     if fmt == "json":
-        return json.dumps({"rows": [asdict(r) for r in rows], "notes": notes, "summary": summary}, indent=2, ensure_ascii=False) + "\n"
+        body = {"rows": [asdict(r) for r in rows], "notes": notes, "missing_tasks": comparison.missing_tasks, "summary": summary}
+        return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
     if fmt == "md":
         lines = ["### Evaluation comparison", "", f"**{summary}**", "", "| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows]

@@ -21,16 +21,44 @@ COLUMNS = ("Model", "Dataset", "Metric", "Subset", "Num", "Score", "Cat.0", "95%
 FORMATS = ("table", "md", "csv", "json")
 
 
+_ROW_KEYS = ("task", "metric", "subset", "category", "aggregation", "n", "score", "ci_low", "ci_high")
+_REWRITE = "re-run the evaluation to rewrite it, or restore the file"
+
+
 def load_results(run_dir: Path) -> dict[str, Any]:
-    """Read a finished run's results.json."""
+    """Read a finished run's results.json, checking the shape every report relies on."""
     path = run_dir / "results.json" if run_dir.is_dir() else run_dir
     try:
-        results: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        results = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: no results.json (is this a finished run folder?)") from None
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    return results
+        raise UserError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg}; {_REWRITE})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc}; {_REWRITE})") from None
+    problem = _shape_problem(results)
+    if problem:
+        raise UserError(f"{path}: not a harness results file ({problem}; {_REWRITE})")
+    return dict(results)
+
+
+def _shape_problem(results: Any) -> str | None:
+    """What is wrong with a results object, or None."""
+    if not isinstance(results, dict):
+        return f"a JSON {type(results).__name__}, not an object"
+    model = results.get("model")
+    if not isinstance(model, dict) or "name" not in model:
+        return 'no "model" with a "name"'
+    if not isinstance(results.get("tasks"), dict):
+        return 'no "tasks" object'
+    scores = results.get("scores")
+    if not isinstance(scores, list):
+        return 'no "scores" list'
+    for i, row in enumerate(scores):
+        missing = [k for k in _ROW_KEYS if not isinstance(row, dict) or k not in row]
+        if missing:
+            return f"score row {i} lacks {', '.join(missing)}"
+    return None
 
 
 def _model_label(results: dict[str, Any]) -> str:

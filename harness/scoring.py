@@ -38,6 +38,7 @@ def generate_request(sample: Sample) -> GenerateRequest:
 def _base(sample: Sample, mode: str) -> Record:
     return {
         "key": sample.key,
+        "hash": sample.content_hash,
         "task": sample.task,
         "subset": sample.subset,
         "index": sample.index,

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from harness.jsonl import dumps_line, iter_lines, loads_record
 from harness.redact import redact_secrets
 from tasks.errors import UserError
 
@@ -75,16 +76,12 @@ class RunStore:
         if not self.partial_path.exists():
             return done
         good = 0
-        with self.partial_path.open("rb") as f:
-            for raw in f:
-                try:
-                    rec = json.loads(raw)
-                except json.JSONDecodeError:
-                    break  # a line torn by a kill; everything after it is rewritten
-                if not raw.endswith(b"\n"):
-                    break
-                done[rec["key"]] = rec
-                good += len(raw)
+        for _, _, raw in iter_lines(self.partial_path):
+            rec = loads_record(raw)
+            if rec is None or not raw.endswith(b"\n"):
+                break  # a line torn by a kill; everything after it is rewritten
+            done[rec["key"]] = rec
+            good += len(raw)
         with self.partial_path.open("r+b") as f:
             f.truncate(good)
         return done
@@ -93,7 +90,7 @@ class RunStore:
         """Append finished records and push them to disk."""
         assert self._partial is not None, "open() first"
         for rec in records:
-            self._partial.write(redact_secrets(json.dumps(rec, ensure_ascii=False)) + "\n")
+            self._partial.write(dumps_line(rec))
         self._partial.flush()
         os.fsync(self._partial.fileno())
 

@@ -103,7 +103,8 @@ def _rows(path: Path, reader: Any, header: list[str]) -> Iterator[CsvRecord | Ro
 def read_jsonl(path: Path, encoding: str | None = None, *, exact_numbers: bool = True) -> Iterator[JsonRecord | RowError]:
     """Parse JSON lines; blank lines are skipped; with `exact_numbers` numbers keep the exact text written."""
     text = read_text(path, encoding)
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() would also split inside strings holding U+2028, U+2029 or U+0085.
+    for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:

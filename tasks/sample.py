@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal, TypedDict
 
 __all__ = ["Message", "Sample", "letters_for"]
@@ -53,6 +56,16 @@ class Sample:
     def key(self) -> str:
         """Stable identity of the sample across runs: task/subset/row index."""
         return f"{self.task}/{self.subset}/{self.index}"
+
+    @cached_property
+    def content_hash(self) -> str:
+        """Hash of what is asked and what counts as right (prompt, reference, options, answer).
+
+        Stored in each record, so that runs are compared only on samples that are the same
+        question, not merely the same row number of a file that may have changed.
+        """
+        text = json.dumps([self.messages, self.reference, self.choices, self.answer], ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def letters(self) -> str:

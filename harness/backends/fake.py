@@ -115,7 +115,7 @@ class FakeBackend:
 def _read_table(path: Path) -> dict[str, str]:
     table: dict[str, str] = {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")
     except OSError as exc:
         raise UserError(f"{path}: cannot read the fake backend's table ({exc.strerror})") from None
     for number, line in enumerate(lines, start=1):
