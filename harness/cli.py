@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.cli_parser import build_parser
 from harness.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
-from harness.report import FORMATS, load_results, render
-from tasks.errors import UserError
+from harness.failures import describe_os_error, log_traceback
+from harness.report import load_results, render
+from tasks.errors import INPUT_ERROR, INTERNAL_ERROR, INTERRUPTED, TERMINATED, UserError
 
 __all__ = ["main"]
 
@@ -27,89 +31,11 @@ def _json_arg(text: str, flag: str) -> dict[str, Any]:
     return value
 
 
-def _batch_size(text: str) -> int | str:
-    if text == "auto":
-        return text
-    if text.isdigit() and int(text) > 0:
-        return int(text)
-    raise argparse.ArgumentTypeError("use a positive integer or auto")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description="Evaluate LLMs on general_mcq / general_qa data.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from harness.quant_methods import METHODS
+    from metrics.qa import QA_METRICS
 
-    ev = sub.add_parser("eval", help="evaluate a model")
-    ev.add_argument("--model", default=None, help=f"model path, hub id, GGUF file or alias (default {DEFAULT_MODEL}; fake: hash)")
-    ev.add_argument("--backend", default="hf", help="hf, vllm, api or fake")
-    ev.add_argument("--datasets", nargs="+", default=["general_mcq", "general_qa"])
-    ev.add_argument("--dataset-args", default="{}", help='JSON: {"general_mcq": {"local_path": ..., "subset_list": [...]}}')
-    ev.add_argument("--model-args", default="{}", help="JSON of backend options")
-    ev.add_argument("--dtype", default=None, help="auto, float32, bfloat16, float16")
-    ev.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N")
-    ev.add_argument("--limit", type=int, default=None, help="at most N samples per subset")
-    ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--batch-size", type=_batch_size, default="auto")
-    ev.add_argument("--max-new-tokens", type=int, default=GenerationConfig.max_new_tokens)
-    ev.add_argument("--temperature", type=float, default=0.0)
-    ev.add_argument("--output", default="results", help="root folder of run folders")
-    ev.add_argument("--run-dir", default=None, help="exact run folder (default: OUTPUT/MODEL-FINGERPRINT)")
-    ev.add_argument("--use-cache", action="store_true", help="answer repeated requests from the SQLite request cache")
-    api = ev.add_argument_group("api backend (--backend api)")
-    api.add_argument("--api-url", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
-    api.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key (never written anywhere)")
-    api.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
-    api.add_argument("--timeout", type=float, default=120.0, help="seconds per request before it is retried (default 120)")
-    api.add_argument("--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts/resets (default 6)")
-    api.add_argument("--allow-failures", action="store_true", help="exit 0 even when some samples failed")
-
-    rep = sub.add_parser("report", help="re-render finished runs (several runs: html only)")
-    rep.add_argument("run_dirs", type=Path, nargs="+")
-    rep.add_argument("--format", choices=(*FORMATS, "html"), default="table")
-    rep.add_argument("-o", "--out", type=Path, default=None, help="write to this file instead of stdout")
-
-    ck = sub.add_parser("eval-checkpoints", help="evaluate every checkpoint of a fine-tune and chart the trend")
-    ck.add_argument("output_dir", type=Path, help="Trainer or ms-swift output folder")
-    ck.add_argument("--model", default=None, help="base model for LoRA/PEFT adapters (default: from adapter_config.json)")
-    ck.add_argument("--datasets", nargs="+", default=["general_mcq"])
-    ck.add_argument("--dataset-args", default="{}")
-    ck.add_argument("--limit", type=int, default=None)
-    ck.add_argument("--max-new-tokens", type=int, default=GenerationConfig.max_new_tokens)
-    ck.add_argument("--batch-size", type=_batch_size, default="auto")
-    ck.add_argument("--dtype", default="auto")
-    ck.add_argument("--device", default="auto")
-    ck.add_argument("--results", type=Path, default=None, help="where runs go (default OUTPUT_DIR/harness_eval)")
-
-    qc = sub.add_parser("quant-compare", help="quantized variants vs a reference: scores, agreement, memory, speed")
-    qc.add_argument("--model", default=DEFAULT_MODEL)
-    qc.add_argument("--quant", default="fp32,bf16,int8,nf4,torchao-int8", help="methods, the first is the reference")
-    qc.add_argument("--variant", action="append", default=[], metavar="NAME=PATH", help="a pre-quantized checkpoint or GGUF file")
-    qc.add_argument("--datasets", nargs="+", default=["general_mcq"])
-    qc.add_argument("--dataset-args", default="{}")
-    qc.add_argument("--limit", type=int, default=None)
-    qc.add_argument("--batch-size", type=_batch_size, default="auto")
-    qc.add_argument("--max-new-tokens", type=int, default=GenerationConfig.max_new_tokens)
-    qc.add_argument("--device", default="auto")
-    qc.add_argument("--output", type=Path, default=Path("results") / "quant-compare")
-    qc.add_argument("--format", choices=("table", "md", "csv"), default="table")
-
-    cmp = sub.add_parser("compare", help="compare runs on shared samples; optionally fail on a regression")
-    cmp.add_argument("base", type=Path)
-    cmp.add_argument("new", type=Path, nargs="+")
-    cmp.add_argument("--format", choices=("table", "md", "json"), default="table")
-    cmp.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any metric regresses")
-    cmp.add_argument("--alpha", type=float, default=0.05)
-    cmp.add_argument("--min-delta", type=float, default=0.01)
-    cmp.add_argument("--seed", type=int, default=0)
-    cmp.add_argument("--skip-changed", action="store_true", help="compare the samples that are the same question, leave out changed ones")
-    cmp.add_argument("--allow-missing-tasks", action="store_true", help="a task missing from a new run does not fail the gate")
-
-    sc = sub.add_parser("score", help="score predictions made elsewhere")
-    sc.add_argument("pairs", type=Path, help="JSONL with prediction and reference per line")
-    sc.add_argument("--metrics", default="bleu,rouge")
-    sc.add_argument("--per-sample", type=Path, default=None)
-    sc.add_argument("--format", choices=FORMATS, default="table")
-    return parser
+    return build_parser(metric_names=tuple(QA_METRICS), quant_names=tuple(METHODS))
 
 
 def _eval(ns: argparse.Namespace) -> int:
@@ -141,6 +67,7 @@ def _eval(ns: argparse.Namespace) -> int:
         generation=GenerationConfig(max_new_tokens=ns.max_new_tokens, temperature=ns.temperature, seed=ns.seed),
         model_args=model_args,
         use_cache=ns.use_cache,
+        truncate=ns.truncate,
     )
     with rich_progress() as progress:
         result = evaluate(config, run_dir=Path(ns.run_dir) if ns.run_dir else None, progress=progress)
@@ -265,29 +192,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = streams
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    ns = _parser().parse_args(argv)
-    try:
-        if ns.command == "eval":
-            return _eval(ns)
-        if ns.command == "eval-checkpoints":
-            return _eval_checkpoints(ns)
-        if ns.command == "quant-compare":
-            return _quant_compare(ns)
-        if ns.command == "compare":
-            return _compare(ns)
-        if ns.command == "report":
-            return _report(ns)
-        return _score(ns)
-    except UserError as exc:
-        from harness.distributed import DistributedError
+_COMMANDS = {
+    "eval": "_eval",
+    "eval-checkpoints": "_eval_checkpoints",
+    "quant-compare": "_quant_compare",
+    "compare": "_compare",
+    "report": "_report",
+    "score": "_score",
+}
 
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (Slurm preemption, `docker stop`, Kubernetes): stop like Ctrl-C, with exit code 143."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        ns = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a one-line parse error
+        return exc.code if isinstance(exc.code, int) else INPUT_ERROR
+    previous = signal.getsignal(signal.SIGTERM)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code: int = globals()[_COMMANDS[ns.command]](ns)
+        return code
+    except UserError as exc:
         rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
         print(f"error{f' (rank {rank})' if rank else ''}: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, DistributedError) else 2
+        return INPUT_ERROR
+    except Terminated:
+        print("terminated (SIGTERM): finished samples are saved; run the same command again to resume", file=sys.stderr)
+        return TERMINATED
     except KeyboardInterrupt:
         print("interrupted: finished samples are saved; run the same command again to resume", file=sys.stderr)
-        return 130
+        return INTERRUPTED
+    except OSError as exc:
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return INPUT_ERROR
+    except Exception as exc:  # a bug: one line, the traceback in a log file
+        print(f"internal error: {type(exc).__name__}: {_first_line(exc)}; {log_traceback(exc)}", file=sys.stderr)
+        return INTERNAL_ERROR
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else "(no message)"
 
 
 if __name__ == "__main__":

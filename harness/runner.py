@@ -57,11 +57,16 @@ class RunResult:
 
 def prepare_tasks(config: EvalConfig, default_scoring: str) -> list[PreparedTask]:
     """Parse dataset args and load every dataset; all input errors surface here, before any work."""
+    stray = [name for name in config.dataset_args if name not in config.datasets]
+    if stray:
+        raise UserError(f"--dataset-args names {stray[0]!r}, which is not among --datasets ({', '.join(config.datasets)}); fix the name")
     prepared = []
     for name in config.datasets:
         spec = get_task(name)
-        raw = dict(config.dataset_args.get(name, {}))
-        raw.setdefault("local_path", str(EXAMPLE_DATA))
+        raw = config.dataset_args.get(name, {})
+        if not isinstance(raw, dict):
+            raise UserError(f'--dataset-args: the value for {name} must be an object, e.g. {{"{name}": {{"local_path": "DIR"}}}}')
+        raw = {"local_path": str(EXAMPLE_DATA), **raw}
         args = parse_dataset_args(name, raw)
         if spec.kind == "mcq":
             scoring = args.scoring or ("generate" if args.multiple_correct else default_scoring)
@@ -97,7 +102,7 @@ def _slug(text: str) -> str:
 
 # Settings that change how fast, not what, do not split runs or block a resume. Backend options
 # (model_args) are covered by the backend's own fingerprint (weights, dtype, device).
-_NOT_IDENTITY = ("output", "batch_size", "use_cache", "model_args")
+_NOT_IDENTITY = ("output", "batch_size", "use_cache", "model_args", "truncate")
 
 
 def _run_fingerprint(config: EvalConfig, tasks: Sequence[PreparedTask], backend: Backend) -> dict[str, Any]:

@@ -83,3 +83,38 @@ def test_skip_bad_rows_counts_them_in_results_and_footer(tmp_path, capsys):
         )
     assert "skipped rows: 1" in capsys.readouterr().out
     assert json.loads((tmp_path / "r" / "results.json").read_text())["tasks"]["general_mcq"]["skipped_rows"] == 1
+
+
+FLAG_CASES = [
+    (["compare", "A", "B", "--alpha", "5"], "argument --alpha: must be a finite number in (0, 1), got 5"),
+    (["compare", "A", "B", "--alpha", "0"], "argument --alpha: must be a finite number in (0, 1)"),
+    (["compare", "A", "B", "--min-delta", "-1"], "argument --min-delta: must be a finite number in [0, inf)"),
+    (["eval", "--limit", "0"], "argument --limit: must be at least 1, got 0"),
+    (["eval", "--limit", "-1"], "argument --limit: must be at least 1, got -1"),
+    (["eval", "--temperature", "-1"], "argument --temperature: must be a finite number in [0, inf)"),
+    (["eval", "--temperature", "nan"], "argument --temperature: must be a finite number"),
+    (["eval", "--temperature", "inf"], "argument --temperature: must be a finite number"),
+    (["eval", "--max-new-tokens", "0"], "argument --max-new-tokens: must be at least 1, got 0"),
+    (["eval", "--max-new-tokens", "-5"], "argument --max-new-tokens: must be at least 1, got -5"),
+    (["eval", "--concurrency", "0"], "argument --concurrency: must be at least 1"),
+    (["eval", "--timeout", "0"], "argument --timeout: must be a finite number in (0, inf)"),
+    (["eval", "--max-retries", "-1"], "argument --max-retries: must be at least 0"),
+    (["eval", "--seed", "-3"], "argument --seed: must be at least 0"),
+    (["eval", "--batch-size", "0"], "argument --batch-size: must be at least 1"),
+    (["eval", "--datasets", "general_mcq", "general_mcq"], "--datasets names general_mcq more than once"),
+    (["eval", "--datasets", "general_mcq", "--dataset-args", '{"general_mcq": 5}'], "the value for general_mcq must be an object"),
+    (["eval", "--datasets", "general_mcq", "--dataset-args", '{"general_mqc": {}}'], "names 'general_mqc', which is not among --datasets"),
+    (["eval", "--dataset-args", '{"general_mcq": {"few_shot_num": -1}}'], "few_shot_num for general_mcq must not be negative"),
+    (["eval-checkpoints", "X", "--limit", "0"], "argument --limit: must be at least 1"),
+    (["quant-compare", "--max-new-tokens", "0"], "argument --max-new-tokens: must be at least 1"),
+]
+
+
+@pytest.mark.parametrize(("argv", "expected"), FLAG_CASES)
+def test_each_out_of_range_value_is_one_line_exit_2(argv, expected, tmp_path, capsys):
+    if argv[0] == "eval":
+        argv = [*argv, "--backend", "fake", "--output", str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()
