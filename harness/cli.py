@@ -15,6 +15,7 @@ from typing import Any
 from harness.cli_parser import build_parser
 from harness.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
 from harness.failures import describe_os_error, log_traceback
+from harness.quiet import quiet_libraries
 from harness.report import load_results, render
 from tasks.errors import INPUT_ERROR, INTERNAL_ERROR, INTERRUPTED, TERMINATED, UserError
 
@@ -73,15 +74,16 @@ def _eval(ns: argparse.Namespace) -> int:
         result = evaluate(config, run_dir=Path(ns.run_dir) if ns.run_dir else None, progress=progress)
     if not result.main:
         return 0  # torchrun: rank 0 writes the reports and prints the table
-    from harness.store import atomic_write_text
+    if not result.reused:  # a finished run is reported as it is: nothing in its folder is written again
+        from harness.store import atomic_write_text
 
-    for fmt, name in (("md", "report.md"), ("csv", "report.csv")):
-        atomic_write_text(result.run_dir / name, render(result.results, fmt))
+        for fmt, name in (("md", "report.md"), ("csv", "report.csv")):
+            atomic_write_text(result.run_dir / name, render(result.results, fmt))
     sys.stdout.write(render(result.results, "table"))
-    sys.stdout.write(f"run folder: {result.run_dir}\n")
+    sys.stdout.write(f"run folder: {result.run_dir}{' (finished earlier; nothing recomputed)' if result.reused else ''}\n")
     failed = sum(info.get("failed", 0) for info in result.results["tasks"].values())
     if failed and not ns.allow_failures:
-        first = next(r.get("error") for r in result.records if r.get("failed"))
+        first = next(info.get("first_error") for info in result.results["tasks"].values() if info.get("failed"))
         print(
             f"error: {failed} samples failed (first: {first}); run the same command to retry them, or pass --allow-failures",
             file=sys.stderr,
@@ -220,7 +222,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if in_main_thread:
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        code: int = globals()[_COMMANDS[ns.command]](ns)
+        with quiet_libraries():
+            code: int = globals()[_COMMANDS[ns.command]](ns)
         return code
     except UserError as exc:
         rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None

@@ -4,7 +4,8 @@ torchrun (and `accelerate launch`) start N copies of the same command with RANK,
 LOCAL_RANK and a rendezvous address in the environment. Every rank loads the data and the model
 (on `cuda:LOCAL_RANK`, or the CPU), takes its share of the pending samples, and sends its finished
 records to rank 0 after each round; rank 0 alone holds the run folder's lock, appends to it (so a
-killed run resumes as usual) and writes the reports. Records are gathered as Python objects over
+killed run resumes as usual) and writes the reports. Each rank's backend is handed its whole shard
+(the exchange rounds run on the side, every `ROUND_SECONDS`, and never cap a batch). Records are gathered as Python objects over
 a gloo group, which works on CPU and GPU alike and costs nothing next to a forward pass.
 
 If a rank dies, the others' next collective fails at once (connection reset) or after
@@ -15,16 +16,20 @@ itself also stops the remaining ranks when one exits with an error.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from tasks.errors import UserError
 
-__all__ = ["DistributedError", "Group", "balanced_shards", "current_group", "local_rank"]
+__all__ = ["ROUND_SECONDS", "DistributedError", "Group", "balanced_shards", "current_group", "in_rounds", "local_rank"]
 
 T = TypeVar("T")
+ROUND_SECONDS = 1.0
 
 
 class DistributedError(UserError):
@@ -122,3 +127,55 @@ def current_group() -> Group:
         except (RuntimeError, ValueError) as exc:
             raise DistributedError(f"cannot join the process group of {world} ranks: {exc}") from None
     return Group(dist.get_rank(), dist.get_world_size())
+
+
+def in_rounds(group: Group, items: Iterator[T], seconds: float = ROUND_SECONDS) -> Iterator[list[T]]:
+    """What every rank's `items` produced, in lists, on rank 0 (other ranks get empty lists).
+
+    One process: each item as soon as it is made. Several: each rank runs its `items` on a thread
+    of its own and the main thread gathers what is ready every `seconds` (a collective every rank
+    joins), until every rank is through; so the backend never waits for a round, and a round never
+    limits how much work the backend has in hand.
+    """
+    if group.world == 1:
+        for item in items:
+            yield [item]
+        return
+    ready: queue.Queue[Any] = queue.Queue()
+    end = object()
+
+    def pump() -> None:
+        try:
+            for item in items:
+                ready.put(item)
+        except BaseException as exc:  # re-raised on the main thread
+            ready.put(_Raised(exc))
+        finally:
+            ready.put(end)
+
+    threading.Thread(target=pump, name="harness-rank-work", daemon=True).start()
+    exhausted = False
+    while True:
+        batch: list[T] = []
+        deadline = time.monotonic() + seconds
+        while not exhausted and (left := deadline - time.monotonic()) > 0:
+            try:
+                item = ready.get(timeout=left)
+            except queue.Empty:
+                break
+            if item is end:
+                exhausted = True
+            elif isinstance(item, _Raised):
+                raise item.exc
+            else:
+                batch.append(item)
+        gathered = group.gather((batch, exhausted))
+        everyone_done = group.broadcast(all(done for _, done in gathered) if group.is_main else None)
+        yield [x for part, _ in gathered for x in part]
+        if everyone_done:
+            return
+
+
+@dataclass(frozen=True)
+class _Raised:
+    exc: BaseException

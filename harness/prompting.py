@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from harness.backends.base import ChoiceRequest, GenerateRequest
+from harness.backends.base import ChoiceRequest
 from tasks.errors import UserError
 from tasks.sample import Message
 
-__all__ = ["chat_mode", "encode_many", "join_continuation", "prompt_lengths", "render_context", "render_plain"]
+__all__ = ["chat_mode", "encode_many", "join_continuation", "render_context", "render_plain"]
 
 
 def render_plain(messages: Sequence[Message], answer_prefix: str, delimiter: str) -> str:
@@ -88,9 +88,3 @@ def encode_many(tokenizer: Any, requests: Sequence[ChoiceRequest]) -> list[tuple
             raise UserError("a scored continuation merges into the context's tokens; set dataset arg target_delimiter")
         out.append((context, ctx, conts))
     return out
-
-
-def prompt_lengths(tokenizer: Any, requests: Sequence[GenerateRequest]) -> list[int]:
-    """Prompt length in tokens of each request, in one batched tokenizer call."""
-    texts = [render_context(tokenizer, r.messages, chat=chat_mode(tokenizer, r.chat_template)) for r in requests]
-    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []

@@ -19,6 +19,7 @@ __all__ = [
     "RESULT_SAYS_NO",
     "TERMINATED",
     "DataError",
+    "HarnessWarning",
     "RowError",
     "UserError",
     "skip_or_raise",
@@ -63,8 +64,15 @@ class RowError(DataError):
     """A problem confined to one data row: `on_bad_row: skip` may skip it instead of stopping."""
 
 
+class HarnessWarning(UserWarning):
+    """Something the user should know that did not stop the run (a skipped row, a damaged line worked around).
+
+    The CLI prints these as one `warning:` line each; other libraries' warnings are kept off a default run's stderr.
+    """
+
+
 def skip_or_raise(err: RowError, on_bad_row: str) -> None:
     """`on_bad_row: skip` turns a row error into a warning (the caller counts it); otherwise it stops the load."""
     if on_bad_row != "skip":
         raise err
-    warnings.warn(f"skipped: {err}", stacklevel=3)
+    warnings.warn(f"skipped: {err}", HarnessWarning, stacklevel=3)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from tasks.args import DatasetArgs
 from tasks.discovery import find_subsets, resolve_folder
-from tasks.errors import DataError, RowError, skip_or_raise
+from tasks.errors import DataError, HarnessWarning, RowError, skip_or_raise
 from tasks.files import CsvRecord, read_csv, read_jsonl
 from tasks.prompts import MCQItem, detect_language, mcq_messages, mcq_style
 from tasks.sample import LETTERS, Sample
 
-__all__ = ["LoadedTask", "load_mcq"]
+__all__ = ["LoadedTask", "load_mcq", "mcq_files"]
 
 
 @dataclass
@@ -42,6 +42,14 @@ class _Row:
     item: MCQItem
     category: str | None
     metadata: dict[str, str]
+
+
+def mcq_files(task: str, args: DatasetArgs) -> list[Path]:
+    """The files `load_mcq` reads (evaluated files, then few-shot pools), found without parsing them."""
+    folder = resolve_folder(task, args.local_path)
+    val_files = find_subsets(task, folder, ("_val.csv", "_val.jsonl"), args.subset_list, "{subset}_val.csv")
+    dev_files = [d for d in (_dev_file(p) for p in val_files.values()) if d is not None] if args.few_shot_num else []
+    return [*val_files.values(), *dev_files]
 
 
 def load_mcq(task: str, args: DatasetArgs, scoring: str) -> LoadedTask:
@@ -158,7 +166,7 @@ def _read_rows(path: Path, args: DatasetArgs) -> tuple[list[_Row], int]:
             skipped += 1
             continue
         if row.id in seen:
-            warnings.warn(f"{path} line {row.line}: duplicate id {row.id!r} (first on line {seen[row.id]})", stacklevel=2)
+            warnings.warn(f"{path} line {row.line}: duplicate id {row.id!r} (first on line {seen[row.id]})", HarnessWarning, stacklevel=2)
         seen.setdefault(row.id, row.line)
         rows.append(row)
     return rows, skipped

@@ -20,9 +20,14 @@ from tasks.mcq import LoadedTask
 from tasks.prompts import detect_language
 from tasks.sample import Message, Sample
 
-__all__ = ["EVALSCOPE_QUERY_PREFIX", "load_qa", "parse_qa_line"]
+__all__ = ["EVALSCOPE_QUERY_PREFIX", "load_qa", "parse_qa_line", "qa_files"]
 
 EVALSCOPE_QUERY_PREFIX = "请回答问题\n"
+
+
+def qa_files(task: str, args: DatasetArgs) -> list[Path]:
+    """The files `load_qa` reads, found without parsing them."""
+    return list(find_subsets(task, resolve_folder(task, args.local_path), (".jsonl",), args.subset_list, "{subset}.jsonl").values())
 
 
 def load_qa(task: str, args: DatasetArgs) -> LoadedTask:

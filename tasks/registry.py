@@ -9,8 +9,8 @@ from typing import Literal
 
 from tasks.args import DatasetArgs
 from tasks.errors import UserError
-from tasks.mcq import LoadedTask, load_mcq
-from tasks.qa import load_qa
+from tasks.mcq import LoadedTask, load_mcq, mcq_files
+from tasks.qa import load_qa, qa_files
 
 __all__ = ["EXAMPLE_DATA", "TASKS", "TaskSpec", "get_task"]
 
@@ -25,11 +25,12 @@ class TaskSpec:
     kind: Literal["mcq", "qa"]
     version: int
     load: Callable[[str, DatasetArgs, str], LoadedTask]
+    files: Callable[[str, DatasetArgs], list[Path]]
 
 
 TASKS: dict[str, TaskSpec] = {
-    "general_mcq": TaskSpec("general_mcq", "mcq", 1, load_mcq),
-    "general_qa": TaskSpec("general_qa", "qa", 1, lambda name, args, _scoring: load_qa(name, args)),
+    "general_mcq": TaskSpec("general_mcq", "mcq", 1, load_mcq, mcq_files),
+    "general_qa": TaskSpec("general_qa", "qa", 1, lambda name, args, _scoring: load_qa(name, args), qa_files),
 }
 
 

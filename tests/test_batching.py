@@ -1,10 +1,10 @@
-"""Token-budget batching and the out-of-memory probe."""
+"""Token-budget batching: the out-of-memory probe down, and the adaptive probe up."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.batching import Budget, run_batched, token_batches
+from harness.batching import GROW_AFTER, Budget, run_batched, token_batches
 
 
 class FakeOOM(Exception):
@@ -20,19 +20,34 @@ def test_every_index_once_and_longest_first():
 
 
 def test_adaptive_budget_halves_on_oom_and_finishes_everything():
-    seen: list[list[int]] = []
-
     def run(batch):
-        if sum(10 for _ in batch) > 20:  # a "device" that fits two rows
+        if len(batch) * 10 > 20:  # a "device" that fits two rows
             raise FakeOOM
-        seen.append(batch)
+        return len(batch)
 
     budget = Budget(tokens=100, adaptive=True, floor=1)
-    run_batched([10] * 7, run, budget, (FakeOOM,))
+    seen = [b for b, _ in run_batched([10] * 7, run, budget, (FakeOOM,))]
     assert sorted(i for b in seen for i in b) == list(range(7))
-    assert budget.tokens == 25
+    assert budget.tokens == 25 and budget.ceiling == 25
 
 
-def test_fixed_budget_reraises():
+def test_adaptive_budget_keeps_probing_up_until_the_device_is_full():
+    sizes = []
+
+    def run(batch):
+        if len(batch) > 16:  # the device holds 16 rows of cost 10
+            raise FakeOOM
+        sizes.append(len(batch))
+
+    budget = Budget(tokens=20, adaptive=True, floor=1)
+    list(run_batched([10] * 400, run, budget, (FakeOOM,)))
+    assert sum(sizes) == 400
+    # 2 rows at first, then doubling after every GROW_AFTER batches that fit, up to 16 rows, and no further.
+    assert sizes[:GROW_AFTER] == [2] * GROW_AFTER and max(sizes) == 16 and sizes[-2] == 16 and budget.tokens == 160
+
+
+def test_fixed_budget_never_moves_and_reraises():
+    budget = Budget(tokens=30)
+    assert [len(b) for b, _ in run_batched([10] * 9, len, budget)] == [3, 3, 3] and budget.tokens == 30
     with pytest.raises(FakeOOM):
-        run_batched([10] * 3, lambda b: (_ for _ in ()).throw(FakeOOM()), Budget(tokens=100), (FakeOOM,))
+        list(run_batched([10] * 3, lambda b: (_ for _ in ()).throw(FakeOOM()), Budget(tokens=100), (FakeOOM,)))

@@ -79,8 +79,9 @@ def test_torchrun_resumes_a_partial_run(tmp_path):
     assert run(1, *common).returncode == 0
     run_dir = only_run_dir(tmp_path)
     full = (run_dir / "samples.jsonl").read_bytes()
-    partial = run_dir / "samples.partial.jsonl"
-    partial.write_text("".join(partial.read_text().splitlines(keepends=True)[:40]))
+    assert not (run_dir / "samples.partial.jsonl").exists()  # a finished run keeps its records once
+    lines = full.split(b"\n")
+    (run_dir / "samples.partial.jsonl").write_bytes(b"\n".join(lines[:40]) + b"\n")
     (run_dir / "samples.jsonl").unlink()
     (run_dir / "results.json").unlink()
     calls = str(tmp_path.parent / f"{tmp_path.name}-calls-{{rank}}.txt")

@@ -11,7 +11,8 @@ torch = pytest.importorskip("torch")
 
 from harness.backends.hf import HFBackend  # noqa: E402
 from harness.config import EvalConfig, GenerationConfig  # noqa: E402
-from harness.runner import prepare_tasks  # noqa: E402
+from harness.backends import collect  # noqa: E402
+from harness.prepare import prepare_tasks  # noqa: E402
 from harness.scoring import choice_request, generate_request  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,7 @@ def reference_logprobs(model, tokenizer, context: str, continuations: list[str])
 
 def test_letter_scores_equal_plain_computation(backend):
     items = samples("letter")
-    results = backend.score_choices([choice_request(s, "letter") for s in items])
+    results = collect(backend.score_choices([choice_request(s, "letter") for s in items]))
     worst, same = 0.0, 0
     for s, res in zip(items, results, strict=True):
         context = backend.tokenizer.apply_chat_template(list(s.messages), tokenize=False, add_generation_prompt=True) + "ANSWER:"
@@ -67,7 +68,7 @@ def test_letter_scores_equal_plain_computation(backend):
 
 def test_cloze_scores_equal_plain_computation(backend):
     items = samples("cloze", limit=50)
-    results = backend.score_choices([choice_request(s, "cloze") for s in items])
+    results = collect(backend.score_choices([choice_request(s, "cloze") for s in items]))
     worst = 0.0
     for s, res in zip(items, results, strict=True):
         context = s.messages[-1]["content"]
@@ -80,8 +81,8 @@ def test_cloze_scores_equal_plain_computation(backend):
 def test_batch_size_and_prefix_reuse_do_not_change_answers(backend):
     items = samples("letter", limit=24, few_shot_num=3)
     reqs = [choice_request(s, "letter") for s in items]
-    auto = backend.score_choices(reqs)
-    one = HFBackend("smollm2-135m-instruct", batch_size=1, reuse_prefix=False).score_choices(reqs)
+    auto = collect(backend.score_choices(reqs))
+    one = collect(HFBackend("smollm2-135m-instruct", batch_size=1, reuse_prefix=False).score_choices(reqs))
     for a, b in zip(auto, one, strict=True):
         assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs, strict=True)) < 1e-4
         assert max(range(len(a.logprobs)), key=a.logprobs.__getitem__) == max(range(len(b.logprobs)), key=b.logprobs.__getitem__)
@@ -90,13 +91,21 @@ def test_batch_size_and_prefix_reuse_do_not_change_answers(backend):
 def test_greedy_generation_is_batch_invariant_and_seeded_sampling_reproducible(backend):
     reqs = [generate_request(s) for s in samples("generate", limit=6)]
     greedy = GenerationConfig(max_new_tokens=12)
-    batched = [g.text for g in backend.generate(reqs, greedy)]
-    single = [backend.generate([r], greedy)[0].text for r in reqs]
+    batched = [g.text for g in collect(backend.generate(reqs, greedy))]
+    single = [collect(backend.generate([r], greedy))[0].text for r in reqs]
     assert batched == single and all(batched)
     sampled = GenerationConfig(max_new_tokens=12, temperature=0.8, seed=7)
-    assert [g.text for g in backend.generate(reqs, sampled)] == [g.text for g in backend.generate(reqs, sampled)]
-    stopped = backend.generate(reqs[:2], GenerationConfig(max_new_tokens=12, stop=(")",)))
-    assert all(")" not in g.text for g in stopped)
+    assert [g.text for g in collect(backend.generate(reqs, sampled))] == [g.text for g in collect(backend.generate(reqs, sampled))]
+    # A stop string ends the row where it appears (fewer tokens generated) and is cut from the text.
+    free = collect(backend.generate(reqs, GenerationConfig(max_new_tokens=40)))
+    stop = next(ch for ch in (")", ".", ",", " the") if sum(ch in g.text[:-8] for g in free) >= 2)
+    stopped = collect(backend.generate(reqs, GenerationConfig(max_new_tokens=40, stop=(stop,))))
+    cut = [g for g, s in zip(free, stopped, strict=True) if stop in g.text[:-8]]
+    assert len(cut) >= 2
+    for f, s in zip(free, stopped, strict=True):
+        assert s.text == f.text.split(stop, 1)[0]
+        if stop in f.text[:-8]:
+            assert s.completion_tokens < f.completion_tokens
 
 
 def test_main_job_default_model_and_data(tmp_path, capsys):
@@ -129,5 +138,5 @@ def test_gguf_file_loads_and_scores_like_the_converted_default(backend):
     direct = HFBackend(str(gguf))
     assert direct.fingerprint()["gguf_file"] == gguf.name
     reqs = [choice_request(s, "letter") for s in samples("letter", limit=5)]
-    for a, b in zip(direct.score_choices(reqs), backend.score_choices(reqs), strict=True):
+    for a, b in zip(collect(direct.score_choices(reqs)), collect(backend.score_choices(reqs)), strict=True):
         assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs, strict=True)) < 1e-4

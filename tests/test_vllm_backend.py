@@ -13,7 +13,8 @@ pytest.importorskip("vllm")
 from harness.backends.hf import HFBackend  # noqa: E402
 from harness.backends.vllm import VLLMBackend  # noqa: E402
 from harness.config import EvalConfig, GenerationConfig  # noqa: E402
-from harness.runner import prepare_tasks  # noqa: E402
+from harness.backends import collect  # noqa: E402
+from harness.prepare import prepare_tasks  # noqa: E402
 from harness.scoring import choice_request, generate_request  # noqa: E402
 
 
@@ -35,7 +36,7 @@ def samples(scoring: str, limit: int):
 def test_scores_equal_hf(engines, scoring):
     vllm_backend, hf = engines
     reqs = [choice_request(s, scoring) for s in samples(scoring, 100)]
-    a, b = vllm_backend.score_choices(reqs), hf.score_choices(reqs)
+    a, b = collect(vllm_backend.score_choices(reqs)), collect(hf.score_choices(reqs))
     same = sum(
         max(range(len(x.logprobs)), key=x.logprobs.__getitem__) == max(range(len(y.logprobs)), key=y.logprobs.__getitem__)
         for x, y in zip(a, b, strict=True)
@@ -49,7 +50,7 @@ def test_greedy_generations_match_hf(engines):
     vllm_backend, hf = engines
     reqs = [generate_request(s) for s in samples("generate", 20)]
     config = GenerationConfig(max_new_tokens=32)
-    a, b = vllm_backend.generate(reqs, config), hf.generate(reqs, config)
+    a, b = collect(vllm_backend.generate(reqs, config)), collect(hf.generate(reqs, config))
     same = sum(x.text == y.text for x, y in zip(a, b, strict=True))
     print(f"greedy generations identical: {same}/{len(reqs)}")
     assert same >= 0.9 * len(reqs)
@@ -106,7 +107,7 @@ def test_api_on_vllm_serve_equals_offline_vllm(engines, served, scoring):
     api = ApiBackend(api_url=served, concurrency=4)
     assert api.scoring_via == {"letter": "completions-echo", "cloze": "completions-echo"}
     reqs = [choice_request(s, scoring) for s in samples(scoring, 100)]
-    a, b = api.score_choices(reqs), engines[0].score_choices(reqs)
+    a, b = collect(api.score_choices(reqs)), collect(engines[0].score_choices(reqs))
     assert not [r.error for r in a if r.error]
     same = sum(x.logprobs.index(max(x.logprobs)) == y.logprobs.index(max(y.logprobs)) for x, y in zip(a, b, strict=True))
     worst = max(abs(p - q) for x, y in zip(a, b, strict=True) for p, q in zip(x.logprobs, y.logprobs, strict=True))
@@ -120,7 +121,7 @@ def test_api_generation_on_vllm_serve_equals_offline_vllm(engines, served):
     api = ApiBackend(api_url=served, concurrency=4)
     reqs = [generate_request(s) for s in samples("generate", 20)]
     config = GenerationConfig(max_new_tokens=32)
-    a, b = api.generate(reqs, config), engines[0].generate(reqs, config)
+    a, b = collect(api.generate(reqs, config)), collect(engines[0].generate(reqs, config))
     same = sum(x.text == y.text for x, y in zip(a, b, strict=True))
     print(f"api vs offline vLLM greedy generations identical: {same}/{len(reqs)}")
     assert same >= 0.9 * len(reqs) and all(x.completion_tokens > 0 for x in a)

@@ -6,10 +6,10 @@ import importlib
 import inspect
 from typing import Any
 
-from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation
+from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, collect
 from tasks.errors import UserError
 
-__all__ = ["BACKENDS", "Backend", "ChoiceRequest", "ChoiceResult", "GenerateRequest", "Generation", "create_backend"]
+__all__ = ["BACKENDS", "Backend", "ChoiceRequest", "ChoiceResult", "GenerateRequest", "Generation", "collect", "create_backend"]
 
 # name -> (module, class, pip extra that provides its libraries)
 BACKENDS: dict[str, tuple[str, str, str | None]] = {

@@ -22,12 +22,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.backends.api_client import ApiClient, Failure, RetryPolicy
-from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
+from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
 from harness.config import GenerationConfig
 from harness.prompting import encode_many, render_plain
 from harness.redact import redact
@@ -70,8 +70,6 @@ class ApiBackend:
             if not api_key:
                 raise UserError(f"--api-key-env {api_key_env}: that environment variable is not set")
         base = api_url.rstrip("/")
-        # The runner stores results chunk by chunk; a chunk of 8 requests per connection keeps all of them busy.
-        self.chunk_size = max(32, 8 * concurrency)
         self.client = ApiClient(
             base if base.endswith("/v1") else base + "/v1",
             api_key=api_key,
@@ -81,7 +79,7 @@ class ApiBackend:
         self.url = self.client.base_url  # without credentials: this is what messages and results.json show
         self.model_name = model or self._served_model()
         self.tokenizer = self._load_tokenizer(tokenizer)
-        self.scoring_via = self._probe(scoring_method)
+        self.scoring_via: Mapping[str, str] = self._probe(scoring_method)
         self.default_scoring = "letter" if "letter" in self.scoring_via else "generate"
 
     def _served_model(self) -> str:
@@ -139,23 +137,26 @@ class ApiBackend:
     def _chat_payload(self, messages: Sequence[Any], *, max_tokens: int) -> dict[str, Any]:
         return {"model": self.model_name, "messages": list(messages), "max_tokens": max_tokens, "temperature": 0.0}
 
-    def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
-        """Log-probabilities by the probed method; a request that failed comes back with `error` set."""
+    def check_lengths(self, requests: Sequence[Request], max_new_tokens: int) -> list[LengthIssue] | None:
+        """The server checks lengths itself (a too-long request fails with its error, for that sample)."""
+        return None
+
+    def score_choices(self, requests: Sequence[ChoiceRequest]) -> Iterator[tuple[int, ChoiceResult]]:
+        """Log-probabilities by the probed method, as answers arrive; a request that failed comes back with `error` set."""
         if self.scoring_via.get("letter") == "completions-echo":
             return self._score_echo(requests)
         if self.scoring_via.get("letter") == "chat-logprobs":
             return self._score_chat(requests)
         raise UserError(f"{self.url}: this server offers no log-probabilities; use dataset arg scoring generate")
 
-    def _score_echo(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
+    def _score_echo(self, requests: Sequence[ChoiceRequest]) -> Iterator[tuple[int, ChoiceResult]]:
         # One request per sample (a prompt list, one prompt per option): a failure is that sample's alone.
         encoded = encode_many(self.tokenizer, requests)
-        payloads = [{**self._echo_payload([]), "prompt": [ctx + c for c in conts]} for _, ctx, conts in encoded]
-        answers = self.client.post_all("/completions", payloads)
-        results = []
-        for (context, ctx, conts), answer in zip(encoded, answers, strict=True):
+        calls = [("POST", "/completions", {**self._echo_payload([]), "prompt": [ctx + c for c in conts]}) for _, ctx, conts in encoded]
+        for i, answer in self.client.stream(calls):
+            context, ctx, conts = encoded[i]
             if isinstance(answer, Failure):
-                results.append(ChoiceResult((), (), context, error=answer.error))
+                yield i, ChoiceResult((), (), context, error=answer.error)
                 continue
             sums = []
             for choice_index, cont in enumerate(conts):
@@ -164,27 +165,29 @@ class ApiBackend:
                     break
                 sums.append(sum(lps[len(ctx) :]))
             if len(sums) != len(conts):
-                results.append(ChoiceResult((), (), context, error=_unusable("answer without prompt log-probs", answer)))
+                yield i, ChoiceResult((), (), context, error=_unusable("answer without prompt log-probs", answer))
                 continue
             usage = answer.get("usage") or {}
             counts = tuple(len(c) for c in conts)
-            results.append(ChoiceResult(tuple(sums), counts, context, prompt_tokens=int(usage.get("prompt_tokens") or 0)))
-        return results
+            yield i, ChoiceResult(tuple(sums), counts, context, prompt_tokens=int(usage.get("prompt_tokens") or 0))
 
-    def _score_chat(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
+    def _score_chat(self, requests: Sequence[ChoiceRequest]) -> Iterator[tuple[int, ChoiceResult]]:
         # Enough tokens for the answer prefix ("ANSWER:" is 2-3 tokens in common vocabularies) and the letter.
-        payloads = [{**self._chat_payload(r.messages, max_tokens=8), "logprobs": True, "top_logprobs": TOP_LOGPROBS} for r in requests]
-        answers = self.client.post_all("/chat/completions", payloads)
-        results = []
-        for req, answer in zip(requests, answers, strict=True):
+        calls = [
+            ("POST", "/chat/completions", {**self._chat_payload(r.messages, max_tokens=8), "logprobs": True, "top_logprobs": TOP_LOGPROBS})
+            for r in requests
+        ]
+        for i, answer in self.client.stream(calls):
+            req = requests[i]
             context = json.dumps(list(req.messages), ensure_ascii=False)
             if isinstance(answer, Failure):
-                results.append(ChoiceResult((), (), context, error=answer.error))
+                yield i, ChoiceResult((), (), context, error=answer.error)
                 continue
             usage = answer.get("usage") or {}
             lps = _letter_logprobs(_chat_tokens(answer) or [], req.continuations, req.answer_prefix)
             ones = tuple(1 for _ in req.continuations)
-            results.append(
+            yield (
+                i,
                 ChoiceResult(
                     lps or tuple(ABSENT_LOGPROB for _ in ones),
                     ones,
@@ -192,12 +195,11 @@ class ApiBackend:
                     no_answer=lps is None,
                     prompt_tokens=int(usage.get("prompt_tokens") or 0),
                     completion_tokens=int(usage.get("completion_tokens") or 0),
-                )
+                ),
             )
-        return results
 
-    def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> list[Generation]:
-        """Chat completions (plain completions for `chat_template: false`); failures come back as `text=None`."""
+    def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> Iterator[tuple[int, Generation]]:
+        """Chat completions (plain completions for `chat_template: false`) as they return; failures come back as `text=None`."""
         sampling: dict[str, Any] = {"max_tokens": config.max_new_tokens, "temperature": config.temperature, "top_p": config.top_p}
         if config.stop:
             sampling["stop"] = list(config.stop)
@@ -205,44 +207,34 @@ class ApiBackend:
             sampling["seed"] = config.seed
         if config.top_k > 0:
             sampling["top_k"] = config.top_k  # not OpenAI's, but vLLM, SGLang and TGI accept it
-        chat = [r.chat_template is not False for r in requests]
-        prompts = [
-            json.dumps(list(r.messages), ensure_ascii=False) if c else render_plain(r.messages, "", " ")
-            for r, c in zip(requests, chat, strict=True)
-        ]
-        chat_idx = [i for i, c in enumerate(chat) if c]
-        plain_idx = [i for i, c in enumerate(chat) if not c]
-        answers: dict[int, dict[str, Any] | Failure] = {}
-        if chat_idx:
-            got = self.client.post_all(
-                "/chat/completions", [{"model": self.model_name, "messages": list(requests[i].messages), **sampling} for i in chat_idx]
-            )
-            answers.update(zip(chat_idx, got, strict=True))
-        if plain_idx:
-            got = self.client.post_all("/completions", [{"model": self.model_name, "prompt": prompts[i], **sampling} for i in plain_idx])
-            answers.update(zip(plain_idx, got, strict=True))
-        out = []
-        for i in range(len(requests)):
-            answer = answers[i]
+        prompts, calls = [], []
+        for r in requests:
+            if r.chat_template is not False:
+                prompts.append(json.dumps(list(r.messages), ensure_ascii=False))
+                calls.append(("POST", "/chat/completions", {"model": self.model_name, "messages": list(r.messages), **sampling}))
+            else:
+                prompts.append(render_plain(r.messages, "", " "))
+                calls.append(("POST", "/completions", {"model": self.model_name, "prompt": prompts[-1], **sampling}))
+        for i, answer in self.client.stream(calls):
             if isinstance(answer, Failure):
-                out.append(Generation(None, error=answer.error, prompt=prompts[i]))
+                yield i, Generation(None, error=answer.error, prompt=prompts[i])
                 continue
             text = _reply_text(answer)
             if text is None:
-                out.append(Generation(None, error=_unusable("answer without a reply", answer), prompt=prompts[i]))
+                yield i, Generation(None, error=_unusable("answer without a reply", answer), prompt=prompts[i])
                 continue
             for stop in config.stop:
                 text = text.split(stop, 1)[0]
             usage = answer.get("usage") or {}
-            out.append(
+            yield (
+                i,
                 Generation(
                     text,
                     prompt=prompts[i],
                     prompt_tokens=int(usage.get("prompt_tokens") or 0),
                     completion_tokens=int(usage.get("completion_tokens") or 0),
-                )
+                ),
             )
-        return out
 
 
 def _unusable(what: str, answer: dict[str, Any]) -> str:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -98,31 +99,60 @@ class ApiClient:
 
     def get(self, path: str) -> dict[str, Any] | Failure:
         """One GET, with the same retries as `post_all`."""
-        return self._run([("GET", path, None)])[0]
+        return next(self.stream([("GET", path, None)]))[1]
 
     def post_all(self, path: str, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any] | Failure]:
         """POST each payload to `path` concurrently; answers in payload order."""
-        return self._run([("POST", path, p) for p in payloads])
+        out: list[dict[str, Any] | Failure | None] = [None] * len(payloads)
+        for i, answer in self.stream([("POST", path, p) for p in payloads]):
+            out[i] = answer
+        return [a for a in out if a is not None]
 
-    def _run(self, calls: list[tuple[str, str, dict[str, Any] | None]]) -> list[dict[str, Any] | Failure]:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self._gather(calls))
-        # Called from inside an event loop (a notebook): run ours on a thread of its own.
-        box: list[list[dict[str, Any] | Failure]] = []
-        thread = threading.Thread(target=lambda: box.append(asyncio.run(self._gather(calls))))
+    def stream(self, calls: Sequence[tuple[str, str, dict[str, Any] | None]]) -> Iterator[tuple[int, dict[str, Any] | Failure]]:
+        """Yield `(index, answer)` for each call as its answer arrives, with at most `concurrency` in flight.
+
+        The requests run on an event loop in a thread of their own, so this works from plain code
+        and from inside a running loop (a notebook) alike. Stopping early (an exception, Ctrl-C in
+        the caller) stops new requests from being sent.
+        """
+        answers: queue.Queue[tuple[int, dict[str, Any] | Failure] | BaseException] = queue.Queue()
+        stop = threading.Event()
+        thread = threading.Thread(target=lambda: self._serve(calls, answers, stop), name="harness-api", daemon=True)
         thread.start()
-        thread.join()
-        return box[0]
+        try:
+            for _ in range(len(calls)):
+                item = answers.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join(timeout=self.policy.timeout + 5)
 
-    async def _gather(self, calls: list[tuple[str, str, dict[str, Any] | None]]) -> list[dict[str, Any] | Failure]:
+    def _serve(self, calls: Sequence[tuple[str, str, dict[str, Any] | None]], answers: queue.Queue[Any], stop: threading.Event) -> None:
+        try:
+            asyncio.run(self._workers(calls, answers, stop))
+        except BaseException as exc:  # handed to the consuming thread
+            answers.put(exc)
+
+    async def _workers(
+        self, calls: Sequence[tuple[str, str, dict[str, Any] | None]], answers: queue.Queue[Any], stop: threading.Event
+    ) -> None:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         gate = asyncio.Semaphore(self.concurrency)
+        pending = iter(range(len(calls)))
+
+        async def worker(http: httpx.AsyncClient) -> None:
+            for i in pending:  # one shared iterator: each call is taken by exactly one worker
+                if stop.is_set():
+                    return
+                answers.put((i, await self._call(http, gate, *calls[i])))
+
         async with httpx.AsyncClient(
             base_url=self.base_url, headers=self._headers(), auth=self._basic_auth, limits=limits, timeout=self.policy.timeout
         ) as http:
-            return list(await asyncio.gather(*(self._call(http, gate, *c) for c in calls)))
+            # More workers than connections: a worker waiting out a backoff does not leave a connection idle.
+            await asyncio.gather(*(worker(http) for _ in range(min(4 * self.concurrency, len(calls)))))
 
     async def _call(
         self, http: httpx.AsyncClient, gate: asyncio.Semaphore, method: str, path: str, payload: dict[str, Any] | None

@@ -1,34 +1,45 @@
-"""The backend contract: two methods, documented the way lm-eval documents `loglikelihood`.
+"""The backend contract, documented the way lm-eval documents its `LM` class.
 
-Requests carry chat messages, never pre-rendered strings, so each backend renders them its
-own way (chat template, plain text, or an API's message list) through `harness.prompting`.
+A backend is handed *all* of a task's pending requests at once and schedules them as its engine
+does best (token-budget batches, a decode loop, vLLM's queue, a window of HTTP requests). It
+yields `(index, result)` pairs as results complete, in any order; `index` is the request's
+position in the sequence given. The runner stores each result the moment it arrives, so
+durability never depends on batch size, and a kill loses only what was in flight.
 
-`score_choices(requests)`: for each request, the log-probability of every continuation given
-the context. The context is the rendered prompt plus `answer_prefix`; each continuation is
-joined to it as `harness.prompting.join_continuation` says (the target delimiter, e.g. " ",
-goes at the start of the continuation, lm-eval style). Returns, per continuation, the summed
-log-probability of its tokens (natural log) and its token count, in request order.
+Requests carry chat messages, never pre-rendered strings, so each backend renders them its own
+way (chat template, plain text, or an API's message list) through `harness.prompting`.
 
-`generate(requests, config)`: generate from each prompt until `config.max_new_tokens`, an
-end-of-sequence token or a stop string (the stop string itself is cut off); returns the
-generated text only, in request order. A request that failed (API errors) returns
-`Generation(text=None, error=...)` (or `ChoiceResult(error=...)`) rather than raising.
+`score_choices(requests)` yields, for each request, the log-probability of every continuation
+given the context. The context is the rendered prompt plus `answer_prefix`; each continuation is
+joined to it as `harness.prompting.join_continuation` says (the target delimiter, e.g. " ", goes
+at the start of the continuation, lm-eval style). A result holds, per continuation, the summed
+log-probability of its tokens (natural log) and its token count.
 
-A backend may also say how it computes each MCQ scoring mode in `scoring_via` (mode -> method,
-e.g. {"letter": "completions-echo"}); a mode missing there is refused before any work. Local
-backends compute every mode from the model's log-probabilities and leave it out.
+`generate(requests, config)` yields the text generated from each prompt until
+`config.max_new_tokens`, an end-of-sequence token or a stop string (the stop string itself is
+cut off). A request that failed for good (API errors) yields `Generation(text=None, error=...)`
+or `ChoiceResult(error=...)` rather than raising.
+
+`check_lengths(requests, max_new_tokens)` lists the requests that do not fit the model's context
+window (prompt + longest continuation, or prompt + `max_new_tokens`), before any work starts; it
+returns `None` when the backend cannot count tokens (an API without a tokenizer). A request with
+`truncate_to` set is cut from the left to that many prompt tokens (only when the user asked).
+
+`scoring_via` says how a backend computes each MCQ scoring mode (mode -> method, e.g.
+{"letter": "completions-echo"}); a mode missing there is refused before any work. Local backends
+compute every mode from the model's log-probabilities and leave it empty.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from harness.config import GenerationConfig
 from tasks.sample import Message
 
-__all__ = ["Backend", "ChoiceRequest", "ChoiceResult", "GenerateRequest", "Generation"]
+__all__ = ["Backend", "ChoiceRequest", "ChoiceResult", "GenerateRequest", "Generation", "LengthIssue", "Request", "collect"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,7 @@ class ChoiceRequest:
     answer_prefix: str = ""
     target_delimiter: str = " "
     chat_template: bool | None = None
+    truncate_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,10 @@ class GenerateRequest:
     messages: tuple[Message, ...]
     chat_template: bool | None = None
     letters: str = ""
+    truncate_to: int | None = None
+
+
+Request = ChoiceRequest | GenerateRequest
 
 
 @dataclass(frozen=True)
@@ -83,21 +99,45 @@ class Generation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LengthIssue:
+    """A request that does not fit: `prompt` tokens plus `reserved` (continuation or new tokens) > `window`."""
+
+    index: int
+    prompt: int
+    reserved: int
+    window: int
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """A model behind the two calls above."""
+    """A model behind the calls above."""
 
     name: str
     default_scoring: str
+    scoring_via: Mapping[str, str]
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the model's outputs (name, revision or file hash, dtype)."""
         ...
 
-    def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
-        """Log-probabilities of each request's continuations."""
+    def check_lengths(self, requests: Sequence[Request], max_new_tokens: int) -> list[LengthIssue] | None:
+        """Requests longer than the context window; None when this backend cannot count tokens."""
         ...
 
-    def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> list[Generation]:
-        """Generated replies."""
+    def score_choices(self, requests: Sequence[ChoiceRequest]) -> Iterator[tuple[int, ChoiceResult]]:
+        """Log-probabilities of each request's continuations, as they complete."""
         ...
+
+    def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> Iterator[tuple[int, Generation]]:
+        """Generated replies, as they complete."""
+        ...
+
+
+T = TypeVar("T")
+
+
+def collect(stream: Iterator[tuple[int, T]]) -> list[T]:
+    """A backend's stream as a list in request order (for scripts and tests that want everything at once)."""
+    found = dict(stream)
+    return [found[i] for i in range(len(found))]

@@ -21,11 +21,11 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
+from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
 from harness.config import GenerationConfig
 from tasks.errors import UserError
 
@@ -42,6 +42,7 @@ class FakeBackend:
 
     name = "fake"
     default_scoring = "letter"
+    scoring_via: Mapping[str, str] = {}
 
     def __init__(self, model: str = "hash", *, delay: float = 0.0, calls_file: str | None = None) -> None:
         """Parse the rule; a table is read once here."""
@@ -60,6 +61,10 @@ class FakeBackend:
         digest = hashlib.sha256(json.dumps(self.table, sort_keys=True).encode()).hexdigest()[:16]
         return {"backend": "fake", "model": self.rule, "table_sha256": digest if self.table else None}
 
+    def check_lengths(self, requests: Sequence[Request], max_new_tokens: int) -> list[LengthIssue] | None:
+        """No tokenizer, no context window."""
+        return None
+
     def _tick(self, keys: Sequence[str]) -> None:
         for key in keys:
             if self.delay:
@@ -71,17 +76,15 @@ class FakeBackend:
     def _lookup(self, key: str) -> str | None:
         return self.table.get(key, self.table.get(key.rsplit("/", 1)[-1]))
 
-    def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
+    def score_choices(self, requests: Sequence[ChoiceRequest]) -> Iterator[tuple[int, ChoiceResult]]:
         """Log-probabilities in (-10, 0); the winner is set by the rule."""
-        out = []
-        for req in requests:
+        for i, req in enumerate(requests):
             self._tick([req.key])
             lps = [-0.5 - 9 * _unit(req.key, str(req.messages), c) for c in req.continuations]
             winner = self._winner(req)
             if winner is not None:
                 lps[winner] = -0.1
-            out.append(ChoiceResult(tuple(lps), tuple(1 for _ in lps), context=str(req.messages[-1]["content"])))
-        return out
+            yield i, ChoiceResult(tuple(lps), tuple(1 for _ in lps), context=str(req.messages[-1]["content"]))
 
     def _winner(self, req: ChoiceRequest) -> int | None:
         if self.rule == "first":
@@ -94,10 +97,9 @@ class FakeBackend:
                 return i
         return None
 
-    def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> list[Generation]:
+    def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> Iterator[tuple[int, Generation]]:
         """Echo (QA) or a rule-chosen "ANSWER: X" (MCQ), cut at stop strings."""
-        out = []
-        for req in requests:
+        for i, req in enumerate(requests):
             self._tick([req.key])
             text = self._lookup(req.key)
             if text is None:
@@ -108,8 +110,7 @@ class FakeBackend:
                     text = req.messages[-1]["content"]
             for stop in config.stop:
                 text = text.split(stop, 1)[0]
-            out.append(Generation(text, prompt=str(req.messages[-1]["content"]), completion_tokens=len(text.split())))
-        return out
+            yield i, Generation(text, prompt=str(req.messages[-1]["content"]), completion_tokens=len(text.split()))
 
 
 def _read_table(path: Path) -> dict[str, str]:

@@ -17,7 +17,7 @@ Tokenization (`harness.prompting.encode_many`) follows lm-eval.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,22 +88,20 @@ class ChoiceScorer:
             cache.update(k.expand(rows, -1, -1, -1).contiguous(), v.expand(rows, -1, -1, -1).contiguous(), i)
         return cache
 
-    def score(self, items: Sequence[EncodedChoice]) -> list[list[tuple[float, int]]]:
-        """For each item, (summed log-probability, token count) per continuation."""
+    def score(self, items: Sequence[EncodedChoice]) -> Iterator[tuple[int, list[tuple[float, int]]]]:
+        """For each item, as its batch finishes: (index, (summed log-probability, token count) per continuation)."""
         if not items:
-            return []
+            return
         prefix = self._prefix_for([it.context for it in items])
         p = len(prefix)
-        out: list[list[tuple[float, int]]] = [[] for _ in items]
         # Cost ~ cached tokens a row holds: its context, once per multi-token option (cloze).
         costs = [len(it.context) * max(1, sum(len(c) > 1 for c in it.continuations)) for it in items]
 
-        def run(batch: list[int]) -> None:
-            for i, scores in zip(batch, self._score_batch([items[i] for i in batch], p), strict=True):
-                out[i] = scores
+        def run(batch: list[int]) -> list[list[tuple[float, int]]]:
+            return self._score_batch([items[i] for i in batch], p)
 
-        run_batched(costs, run, self.budget, (torch.OutOfMemoryError,))
-        return out
+        for batch, scores in run_batched(costs, run, self.budget, (torch.OutOfMemoryError,)):
+            yield from zip(batch, scores, strict=True)
 
     @torch.inference_mode()
     def _score_batch(self, items: Sequence[EncodedChoice], p: int) -> list[list[tuple[float, int]]]:

@@ -17,10 +17,10 @@ it defaults to 0.3 there and 0.9 on a GPU. dtype `auto` is float32 on CPU, to ma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
+from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
 from harness.backends.default_model import resolve_alias
 from harness.config import GenerationConfig
 from harness.prompting import chat_mode, encode_many, render_context
@@ -33,6 +33,7 @@ class VLLMBackend:
 
     name = "vllm"
     default_scoring = "letter"
+    scoring_via: Mapping[str, str] = {}
 
     def __init__(
         self,
@@ -86,35 +87,79 @@ class VLLMBackend:
         """Model, dtype, quantization and vLLM version."""
         return dict(self._fingerprint)
 
-    def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
-        """Summed prompt log-probabilities of each continuation."""
+    def context_window(self) -> int:
+        """The engine's `max_model_len`."""
+        return int(self.llm.llm_engine.model_config.max_model_len)
+
+    def check_lengths(self, requests: Sequence[Request], max_new_tokens: int) -> list[LengthIssue] | None:
+        """Requests longer than `max_model_len` (the engine would reject them one by one, mid-run)."""
+        window = self.context_window()
+        issues = []
+        for i, req in enumerate(requests):
+            if isinstance(req, ChoiceRequest):
+                _, ctx, conts = encode_many(self.tokenizer, [req])[0]
+                prompt, reserved = len(ctx), max(len(c) for c in conts)
+            else:
+                prompt, reserved = len(self._encode(req)), max_new_tokens
+            if prompt + reserved > window:
+                issues.append(LengthIssue(i, prompt, reserved, window))
+        return issues
+
+    def _stream(self, prompts: list[dict[str, Any]], params: Any) -> Iterator[tuple[int, Any]]:
+        """(prompt index, finished RequestOutput) as the engine finishes them; every prompt is queued at once.
+
+        vLLM's scheduler sees the whole queue (continuous batching, prefix caching); outputs are
+        taken from the engine's step loop as each request finishes.
+        """
+        if not hasattr(self.llm, "enqueue"):  # older vLLM: one call, then the outputs in order
+            yield from enumerate(self.llm.generate(prompts, params, use_tqdm=False))
+            return
+        ids = self.llm.enqueue(prompts, params, use_tqdm=False)
+        waiting = {request_id: i for i, request_id in enumerate(ids)}
+        engine = self.llm.llm_engine
+        try:
+            while engine.has_unfinished_requests():
+                for out in engine.step():
+                    if out.finished:
+                        yield waiting.pop(out.request_id), out
+        finally:
+            if waiting:
+                engine.abort_request(list(waiting))  # stopped early (Ctrl-C): leave no work queued
+
+    def score_choices(self, requests: Sequence[ChoiceRequest]) -> Iterator[tuple[int, ChoiceResult]]:
+        """Summed prompt log-probabilities of each continuation; a question is yielded when all its options are scored."""
         from vllm import SamplingParams
 
-        prompts, spans, contexts = [], [], []
-        for context, ctx, conts in encode_many(self.tokenizer, requests):
-            contexts.append(context)
-            for tokens in conts:
+        encoded = encode_many(self.tokenizer, requests)
+        prompts, owners = [], []
+        for q, (_, ctx, conts) in enumerate(encoded):
+            keep = requests[q].truncate_to
+            if keep is not None:
+                ctx = ctx[-keep:]
+            for j, tokens in enumerate(conts):
                 prompts.append({"prompt_token_ids": ctx + tokens})
-                spans.append((len(ctx), tokens))
+                owners.append((q, j, len(ctx), tokens))
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        sums = []
-        for out, (start, tokens) in zip(outputs, spans, strict=True):
+        partial: dict[int, dict[int, tuple[float, int]]] = {}
+        for k, out in self._stream(prompts, params):
+            q, j, start, tokens = owners[k]
             logprobs = out.prompt_logprobs
-            sums.append((sum(logprobs[start + k][t].logprob for k, t in enumerate(tokens)), len(tokens)))
-        results, i = [], 0
-        for req, context in zip(requests, contexts, strict=True):
-            mine = sums[i : i + len(req.continuations)]
-            i += len(req.continuations)
-            results.append(ChoiceResult(tuple(lp for lp, _ in mine), tuple(n for _, n in mine), context=context))
-        return results
+            partial.setdefault(q, {})[j] = (sum(logprobs[start + m][t].logprob for m, t in enumerate(tokens)), len(tokens))
+            if len(partial[q]) == len(requests[q].continuations):
+                scores = [partial.pop(q)[j] for j in range(len(requests[q].continuations))]
+                yield q, ChoiceResult(tuple(lp for lp, _ in scores), tuple(n for _, n in scores), context=encoded[q][0])
 
-    def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> list[Generation]:
-        """Generation through `SamplingParams` built from the one `GenerationConfig`."""
+    def _encode(self, request: GenerateRequest) -> list[int]:
+        prompt = render_context(self.tokenizer, request.messages, chat=chat_mode(self.tokenizer, request.chat_template))
+        return list(self.tokenizer.encode(prompt, add_special_tokens=False))
+
+    def generate(self, requests: Sequence[GenerateRequest], config: GenerationConfig) -> Iterator[tuple[int, Generation]]:
+        """Generation through `SamplingParams` built from the one `GenerationConfig`, each reply as it finishes."""
         from vllm import SamplingParams
 
         prompts = [render_context(self.tokenizer, r.messages, chat=chat_mode(self.tokenizer, r.chat_template)) for r in requests]
         encoded = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+        encoded = [e[-r.truncate_to :] if r.truncate_to is not None else e for e, r in zip(encoded, requests, strict=True)]
         params = SamplingParams(
             max_tokens=config.max_new_tokens,
             temperature=config.temperature,
@@ -123,8 +168,9 @@ class VLLMBackend:
             stop=list(config.stop) or None,
             seed=config.seed if config.do_sample else None,
         )
-        outputs = self.llm.generate([{"prompt_token_ids": e} for e in encoded], params, use_tqdm=False)
-        return [
-            Generation(out.outputs[0].text, prompt=p, prompt_tokens=len(e), completion_tokens=len(out.outputs[0].token_ids))
-            for out, p, e in zip(outputs, prompts, encoded, strict=True)
-        ]
+        for i, out in self._stream([{"prompt_token_ids": e} for e in encoded], params):
+            completion = out.outputs[0]
+            yield (
+                i,
+                Generation(completion.text, prompt=prompts[i], prompt_tokens=len(encoded[i]), completion_tokens=len(completion.token_ids)),
+            )

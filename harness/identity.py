@@ -1,0 +1,66 @@
+"""What a run is: the digests that name its folder and decide whether stored records may be reused.
+
+`inputs_digest` covers everything but the model: the settings that change results, each data
+file's content hash, the task versions, and the source of the code that turns rows into prompts
+and records (so an edited template never resumes into old records). It is computed without
+reading a row, which lets a finished run be recognised at once. `run_digest` adds the backend's
+fingerprint (weights, dtype, endpoint) and its default scoring mode.
+
+Metric code is not part of it: `harness score` and the reports recompute from stored outputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness import provenance
+from harness.backends.base import Backend
+from harness.config import EvalConfig
+from harness.prepare import TaskPlan
+
+__all__ = ["NOT_IDENTITY", "code_digest", "inputs_digest", "run_digest"]
+
+# Settings that change how fast, not what, do not split runs or block a resume. Backend options
+# (model_args) are covered by the backend's own fingerprint (weights, dtype, device, endpoint).
+NOT_IDENTITY = ("output", "batch_size", "use_cache", "model_args", "truncate")
+_ROOT = Path(__file__).resolve().parent.parent
+_SOURCES = ("tasks", "harness/prompting.py", "harness/prepare.py", "harness/scoring.py", "harness/extract.py")
+
+
+@functools.cache
+def code_digest() -> str:
+    """Hash of the code that builds prompts and records, and the harness version."""
+    h = hashlib.sha256(provenance.harness_version().encode())
+    for source in _SOURCES:
+        path = _ROOT / source
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(file.relative_to(_ROOT).as_posix().encode())
+            h.update(file.read_bytes())
+    return h.hexdigest()
+
+
+def inputs_digest(config: EvalConfig, plans: Sequence[TaskPlan]) -> str:
+    """Everything that decides a run's prompts and scores, except the model; reads no rows."""
+    identity: dict[str, Any] = {
+        "config": {k: v for k, v in config.to_dict().items() if k not in NOT_IDENTITY},
+        "tasks": {
+            p.name: {
+                "version": p.version,
+                "scoring": p.scoring,
+                "metrics": list(p.metrics),
+                "files": {str(f): provenance.file_sha256(f) for f in p.files},
+            }
+            for p in plans
+        },
+        "code": code_digest(),
+    }
+    return provenance.fingerprint(identity)
+
+
+def run_digest(inputs: str, backend: Backend) -> str:
+    """The run's identity: its inputs and the model that answers."""
+    return provenance.fingerprint({"inputs": inputs, "model": backend.fingerprint(), "default_scoring": backend.default_scoring})
