@@ -1,12 +1,33 @@
 """An evaluation harness for LLMs on EvalScope-style general_mcq / general_qa data.
 
-`import harness` needs no torch: heavy backends import their libraries when created.
+`import harness` needs no torch, and loads nothing until a name is used (PEP 562), so the
+`harness` command starts in a fraction of a second; heavy backends import their libraries when
+created.
 """
 
-from harness.backends import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, create_backend
-from harness.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
-from harness.runner import RunResult, evaluate
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.backends import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, create_backend
+    from harness.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
+    from harness.runner import RunResult, evaluate
+
+_WHERE = {
+    "Backend": "harness.backends",
+    "ChoiceRequest": "harness.backends",
+    "ChoiceResult": "harness.backends",
+    "GenerateRequest": "harness.backends",
+    "Generation": "harness.backends",
+    "create_backend": "harness.backends",
+    "DEFAULT_MODEL": "harness.config",
+    "EvalConfig": "harness.config",
+    "GenerationConfig": "harness.config",
+    "RunResult": "harness.runner",
+    "evaluate": "harness.runner",
+}
 __all__ = [
     "DEFAULT_MODEL",
     "Backend",
@@ -20,3 +41,9 @@ __all__ = [
     "create_backend",
     "evaluate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)

@@ -4,18 +4,86 @@ Rows: one per (metric, subset), one per (metric, subset, category) when the data
 category column, and, with two or more subsets, OVERALL rows: micro (pooled over all samples)
 and macro (mean of subset scores). Each row has n and a 95% interval.
 Failed samples (no answer from an API) have no score: they are left out of n and counted in
-each row's `failed`.
+each row's `failed`. A sample without some metric counts 0 for it.
+
+Scores are accumulated one sample at a time into arrays of floats (8 bytes a value), so a run
+of any size is aggregated without holding its records.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from metrics.aggregate import Score, summarize, summarize_macro
 
-__all__ = ["score_rows"]
+__all__ = ["ScoreAccumulator", "score_rows"]
+
+
+@dataclass
+class _Group:
+    """Scores of one subset (or one category in it), in sample order."""
+
+    n: int = 0
+    failed: int = 0
+    values: dict[str, array[float]] = field(default_factory=dict)
+    categories: dict[str, _Group] = field(default_factory=dict)
+
+    def add(self, scores: Mapping[str, float]) -> None:
+        for name in scores:
+            if name not in self.values:
+                self.values[name] = array("d", bytes(8 * self.n))  # earlier samples lacked it: 0
+        for name, column in self.values.items():
+            column.append(float(scores.get(name, 0.0)))
+        self.n += 1
+
+    def column(self, metric: str) -> array[float]:
+        return self.values.get(metric) or array("d", bytes(8 * self.n))
+
+
+class ScoreAccumulator:
+    """Collects (subset, category, failed, scores) per sample; `rows` gives the score rows."""
+
+    def __init__(self) -> None:
+        """No samples yet."""
+        self.metrics: list[str] = []
+        self.subsets: dict[str, _Group] = {}
+
+    def add(self, subset: str, category: str | None, failed: bool, scores: Mapping[str, Any]) -> None:
+        """One sample."""
+        for name in scores:
+            if name not in self.metrics:
+                self.metrics.append(name)
+        group = self.subsets.setdefault(subset, _Group())
+        cat = group.categories.setdefault(category, _Group()) if category else None
+        if failed:
+            group.failed += 1
+            if cat is not None:
+                cat.failed += 1
+            return
+        group.add(scores)
+        if cat is not None:
+            cat.add(scores)
+
+    def rows(self, task: str, seed: int = 0) -> list[dict[str, Any]]:
+        """The score rows, metrics in first-seen order, subsets and categories in data order."""
+        out: list[dict[str, Any]] = []
+        total_failed = sum(g.failed for g in self.subsets.values())
+        for metric in self.metrics:
+            columns = []
+            for subset, group in self.subsets.items():
+                column = group.column(metric)
+                columns.append(column)
+                out.append(_row(task, metric, subset, "-", summarize(column, seed), "micro", group.failed))
+                for category, cat in group.categories.items():
+                    out.append(_row(task, metric, subset, category, summarize(cat.column(metric), seed), "micro", cat.failed))
+            if len(columns) > 1:
+                pooled = [v for column in columns for v in column]
+                out.append(_row(task, metric, "OVERALL", "-", summarize(pooled, seed), "micro", total_failed))
+                out.append(_row(task, metric, "OVERALL", "-", summarize_macro(columns, seed), "macro", total_failed))
+        return out
 
 
 def _row(task: str, metric: str, subset: str, category: str, score: Score, aggregation: str, failed: int = 0) -> dict[str, Any]:
@@ -33,41 +101,9 @@ def _row(task: str, metric: str, subset: str, category: str, score: Score, aggre
     }
 
 
-def score_rows(task: str, records: Sequence[dict[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
-    """Aggregate `records[i]["scores"]` into rows, metrics in first-seen order."""
-    metrics: list[str] = []
-    failed: dict[str, int] = defaultdict(int)
-    failed_cat: dict[tuple[str, str], int] = defaultdict(int)
+def score_rows(task: str, records: Iterable[Mapping[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
+    """Aggregate `records[i]["scores"]` into rows (see the module docstring)."""
+    acc = ScoreAccumulator()
     for rec in records:
-        if rec.get("failed"):
-            failed[rec["subset"]] += 1
-            if rec.get("category"):
-                failed_cat[(rec["subset"], rec["category"])] += 1
-        for name in rec["scores"]:
-            if name not in metrics:
-                metrics.append(name)
-    rows: list[dict[str, Any]] = []
-    for metric in metrics:
-        by_subset: dict[str, list[float]] = defaultdict(list)
-        by_category: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for rec in records:
-            # Subsets (and categories) are created even when all their samples failed, so their rows show it.
-            values = by_subset[rec["subset"]]
-            cat_values = by_category[(rec["subset"], rec["category"])] if rec.get("category") else []
-            if rec.get("failed"):
-                continue
-            value = float(rec["scores"].get(metric, 0.0))
-            values.append(value)
-            cat_values.append(value)
-        for subset, values in by_subset.items():
-            rows.append(_row(task, metric, subset, "-", summarize(values, seed), "micro", failed[subset]))
-            for (sub, category), cat_values in by_category.items():
-                if sub == subset:
-                    rows.append(_row(task, metric, subset, category, summarize(cat_values, seed), "micro", failed_cat[(sub, category)]))
-        groups = list(by_subset.values())
-        pooled = [v for g in groups for v in g]
-        if len(groups) > 1:
-            total_failed = sum(failed.values())
-            rows.append(_row(task, metric, "OVERALL", "-", summarize(pooled, seed), "micro", total_failed))
-            rows.append(_row(task, metric, "OVERALL", "-", summarize_macro(groups, seed), "macro", total_failed))
-    return rows
+        acc.add(rec["subset"], rec.get("category"), bool(rec.get("failed")), rec["scores"])
+    return acc.rows(task, seed)

@@ -2,26 +2,28 @@
 
 Finds Hugging Face Trainer (`OUT/checkpoint-N/`) and ms-swift (`OUT/vX-.../checkpoint-N/`) checkpoints,
 full weights or LoRA/PEFT adapters. Adapters share one base model, loaded once: each adapter is
-attached, evaluated and detached. A checkpoint whose run folder already holds results for the same
-datasets is skipped. Writes one run per checkpoint under `OUT/harness_eval/` plus `trend.md`,
-`trend.csv` and `trend.png` (metric by step).
+attached, evaluated and detached. Each checkpoint's run lives in the checkpoint, at
+`checkpoint-N/harness_eval/`, the same place `EvalCallback` writes during training; a checkpoint whose
+folder holds finished results with the same run identity is not evaluated again. The trend
+(`trend.md`, `trend.csv`, `trend.png`: metric by step) goes to `OUT/harness_eval/`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from harness.config import EvalConfig
-from harness.report import load_results
+from harness.identity import inputs_digest, run_digest
+from harness.prepare import plan_tasks
+from harness.store import finished_run
+from harness.tables import Column, Table
 from tasks.errors import UserError
 
-__all__ = ["Checkpoint", "evaluate_checkpoints", "find_checkpoints", "trend_rows"]
+__all__ = ["Checkpoint", "evaluate_checkpoints", "find_checkpoints", "run_dir_for", "trend_table", "write_trend"]
 
 _STEP = re.compile(r"^checkpoint-(\d+)$")
 
@@ -55,34 +57,52 @@ def find_checkpoints(output_dir: Path) -> list[Checkpoint]:
     return sorted(found, key=lambda c: (str(c.path.parent), c.step))
 
 
-def _done(run_dir: Path, config: EvalConfig) -> bool:
-    path = run_dir / "results.json"
-    if not path.exists():
-        return False
-    old = json.loads(path.read_text(encoding="utf-8"))["config"]
-    keys = ("datasets", "dataset_args", "limit", "seed", "generation")
-    return all(json.dumps(old.get(k), sort_keys=True) == json.dumps(config.to_dict().get(k), sort_keys=True) for k in keys)
+def run_dir_for(ckpt: Checkpoint, results_root: Path | None) -> Path:
+    """Where a checkpoint's run lives: inside the checkpoint (where `EvalCallback` writes), or under `results_root`."""
+    return results_root / ckpt.name if results_root else ckpt.path / "harness_eval"
+
+
+def _reusable(run_dir: Path, config: EvalConfig, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """The finished results in `run_dir` when they are for exactly this checkpoint and these settings."""
+    plans = plan_tasks(config, "letter")
+    inputs = inputs_digest(config, plans)
+    found = finished_run(run_dir, inputs)
+    if found is None or found.fingerprint != run_digest(inputs, fingerprint, "letter"):
+        return None
+    return found.results
 
 
 def evaluate_checkpoints(
     output_dir: Path, config: EvalConfig, *, base_model: str | None = None, results_root: Path | None = None
-) -> list[tuple[Checkpoint, dict[str, Any]]]:
-    """Evaluate each checkpoint (skipping finished ones); returns (checkpoint, results) in step order."""
+) -> list[tuple[Checkpoint, dict[str, Any], bool]]:
+    """Evaluate each checkpoint in step order; returns (checkpoint, results, reused).
+
+    A checkpoint whose folder already holds finished results with the same run identity (the
+    weights' digest, dtype, device, data and settings) is not evaluated again, whether the
+    results came from an earlier `eval-checkpoints` or from `EvalCallback` during training. A
+    folder holding results for other inputs (an edited data file, other settings) is evaluated
+    again and replaced.
+    """
+    from harness.backends.hf_loading import expected_fingerprint
     from harness.runner import evaluate
 
-    root = results_root or output_dir / "harness_eval"
     out = []
-    base: Any = None
+    host: _AdapterHost | None = None
+    device, dtype = str(config.model_args.get("device", "auto")), str(config.model_args.get("dtype", "auto"))
     for ckpt in find_checkpoints(output_dir):
-        run_dir = root / ckpt.name
+        run_dir = run_dir_for(ckpt, results_root)
         cfg = replace(config, model=str(ckpt.path))
-        if not _done(run_dir, cfg):
-            if ckpt.adapter:
-                base = base or _AdapterHost(ckpt, base_model, config.model_args)
-                evaluate(cfg, backend=base.backend_for(ckpt), run_dir=run_dir)
-            else:
-                evaluate(cfg, run_dir=run_dir)
-        out.append((ckpt, load_results(run_dir)))
+        expected = expected_fingerprint(str(ckpt.path), device=device, dtype=dtype, base_model=base_model)
+        results = _reusable(run_dir, cfg, expected)
+        if results is not None:
+            out.append((ckpt, results, True))
+            continue
+        if ckpt.adapter:
+            host = host or _AdapterHost(ckpt, base_model, config.model_args)
+            result = evaluate(cfg, backend=host.backend_for(ckpt, expected), run_dir=run_dir, replace_stale=True)
+        else:
+            result = evaluate(cfg, run_dir=run_dir, replace_stale=True)
+        out.append((ckpt, result.results, False))
     return out
 
 
@@ -90,24 +110,22 @@ class _AdapterHost:
     """One base model; adapters are attached one at a time."""
 
     def __init__(self, first: Checkpoint, base_model: str | None, model_args: dict[str, Any]) -> None:
-        from harness.backends.hf_loading import load_model
+        from harness.backends.hf_loading import _adapter_base, load_model
 
-        config = json.loads((first.path / "adapter_config.json").read_text(encoding="utf-8"))
-        name = base_model or config.get("base_model_name_or_path")
-        if not name:
-            raise UserError(f"{first.path}/adapter_config.json names no base model: pass --model BASE")
         opts = {k: v for k, v in model_args.items() if k in ("device", "dtype", "trust_remote_code")}
         self.base = load_model(
-            name, device=opts.get("device", "auto"), dtype=opts.get("dtype", "auto"), trust_remote_code=bool(opts.get("trust_remote_code"))
+            _adapter_base(first.path, base_model),
+            device=opts.get("device", "auto"),
+            dtype=opts.get("dtype", "auto"),
+            trust_remote_code=bool(opts.get("trust_remote_code")),
         )
         self.model: Any = None
         self.batch_size = model_args.get("batch_size", "auto")
 
-    def backend_for(self, ckpt: Checkpoint) -> Any:
+    def backend_for(self, ckpt: Checkpoint, fingerprint: dict[str, Any]) -> Any:
         from peft import PeftModel
 
         from harness.backends.hf import HFBackend
-        from harness.backends.hf_loading import _weights_digest
 
         name = f"step{ckpt.step}"
         if self.model is None:
@@ -118,56 +136,76 @@ class _AdapterHost:
             self.model.set_adapter(name)
             self.model.delete_adapter(previous)
         self.model.eval()
-        fingerprint = {**self.base.fingerprint, "adapter": str(ckpt.path.resolve()), "adapter_weights": _weights_digest(ckpt.path)}
         return HFBackend(str(ckpt.path), loaded=(self.model, self.base.tokenizer), fingerprint=fingerprint, batch_size=self.batch_size)
 
 
-def trend_rows(runs: list[tuple[Checkpoint, dict[str, Any]]]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the metric-by-step table (OVERALL when a task has several subsets)."""
-    columns: list[str] = []
-    table: list[dict[str, float]] = []
-    for _, results in runs:
-        values: dict[str, float] = {}
-        for row in results["scores"]:
-            subsets = {r["subset"] for r in results["scores"] if r["task"] == row["task"]}
-            wanted = "OVERALL" if "OVERALL" in subsets else next(iter(subsets))
-            if row["subset"] == wanted and row["category"] == "-" and row["aggregation"] == "micro":
-                label = f"{row['task']}/{row['metric']}"
-                values[label] = row["score"]
-                if label not in columns:
-                    columns.append(label)
-        table.append(values)
-    header = ["checkpoint", "step", *columns]
-    rows = [[c.name, str(c.step), *(f"{v[col]:.4f}" if col in v else "" for col in columns)] for (c, _), v in zip(runs, table, strict=True)]
-    return header, rows
+def _headline(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per task/metric, the row a trend follows: OVERALL (micro) when the task has several subsets, else its one subset."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for row in results["scores"]:
+        subsets = {r["subset"] for r in results["scores"] if r["task"] == row["task"]}
+        wanted = "OVERALL" if "OVERALL" in subsets else sorted(subsets)[0]
+        if row["subset"] == wanted and row["category"] == "-" and row["aggregation"] == "micro":
+            chosen.setdefault(f"{row['task']}/{row['metric']}", row)
+    return chosen
 
 
-def write_trend(runs: list[tuple[Checkpoint, dict[str, Any]]], root: Path) -> dict[str, Path]:
+def trend_table(runs: Sequence[tuple[Checkpoint, dict[str, Any], bool]]) -> Table:
+    """The metric-by-step table (OVERALL when a task has several subsets)."""
+    headlines = [_headline(results) for _, results, _ in runs]
+    metrics = list(dict.fromkeys(k for h in headlines for k in h))
+    columns = [Column("checkpoint"), Column("step", numeric=True), *(Column(m, numeric=True) for m in metrics), Column("evaluated", drop=1)]
+    rows = [
+        [c.name, str(c.step), *(f"{h[m]['score']:.4f}" if m in h else "" for m in metrics), "earlier (reused)" if reused else "now"]
+        for (c, _, reused), h in zip(runs, headlines, strict=True)
+    ]
+    return Table(columns, rows, title="Checkpoint trend")
+
+
+def write_trend(runs: Sequence[tuple[Checkpoint, dict[str, Any], bool]], root: Path) -> dict[str, Path]:
     """trend.md, trend.csv and (with matplotlib) trend.png in `root`."""
-    header, rows = trend_rows(runs)
+    table = trend_table(runs)
     root.mkdir(parents=True, exist_ok=True)
-    md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n" + "".join("| " + " | ".join(r) + " |\n" for r in rows)
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([header, *rows])
     files = {"md": root / "trend.md", "csv": root / "trend.csv"}
-    files["md"].write_text(md, encoding="utf-8")
-    files["csv"].write_text(buf.getvalue(), encoding="utf-8")
+    files["md"].write_text(table.markdown(), encoding="utf-8")
+    files["csv"].write_text(table.csv(), encoding="utf-8")
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ModuleNotFoundError:
         return files
-    metrics = header[2:]
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(7, 2.2 * len(metrics)), squeeze=False)
-    steps = [int(r[1]) for r in rows]
-    for ax, (i, metric) in zip(axes[:, 0], enumerate(metrics, start=2), strict=True):
-        ax.plot(steps, [float(r[i]) if r[i] else float("nan") for r in rows], marker="o")
+    headlines = [_headline(results) for _, results, _ in runs]
+    metrics = list(dict.fromkeys(k for h in headlines for k in h))
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(7, 2.4 * len(metrics)), squeeze=False)
+    steps = [c.step for c, _, _ in runs]
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
+        rows = [h.get(metric) for h in headlines]
+        values = [r["score"] if r else float("nan") for r in rows]
+        low = [r["ci_low"] if r else float("nan") for r in rows]
+        high = [r["ci_high"] if r else float("nan") for r in rows]
+        ax.fill_between(steps, low, high, alpha=0.2, label="95% interval")
+        ax.plot(steps, values, marker="o")
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+        ax.set_ylim(*_y_range(low, high))
     fig.tight_layout()
     files["png"] = root / "trend.png"
     fig.savefig(files["png"], dpi=100)
     plt.close(fig)
     return files
+
+
+def _y_range(low: Sequence[float], high: Sequence[float]) -> tuple[float, float]:
+    """A y-axis for a score in [0, 1]: the whole range, or zoomed to the intervals (never narrower than 0.1)."""
+    finite = [v for v in (*low, *high) if v == v]
+    if not finite:
+        return 0.0, 1.0
+    lo, hi = min(finite), max(finite)
+    if hi - lo >= 0.5:
+        return 0.0, 1.0
+    mid, half = (lo + hi) / 2, max(0.05, (hi - lo) / 2 * 1.2)
+    return max(0.0, mid - half), min(1.0, mid + half)

@@ -78,8 +78,8 @@ def _eval(ns: argparse.Namespace) -> int:
         from harness.store import atomic_write_text
 
         for fmt, name in (("md", "report.md"), ("csv", "report.csv")):
-            atomic_write_text(result.run_dir / name, render(result.results, fmt))
-    sys.stdout.write(render(result.results, "table"))
+            atomic_write_text(result.run_dir / name, render(result.results, fmt, run_dir=result.run_dir))
+    sys.stdout.write(render(result.results, "table", run_dir=result.run_dir))
     sys.stdout.write(f"run folder: {result.run_dir}{' (finished earlier; nothing recomputed)' if result.reused else ''}\n")
     failed = sum(info.get("failed", 0) for info in result.results["tasks"].values())
     if failed and not ns.allow_failures:
@@ -108,12 +108,20 @@ def _report(ns: argparse.Namespace) -> int:
         from harness.html_report import render_html
 
         text = render_html(ns.run_dirs)
-    elif len(ns.run_dirs) > 1:
-        raise UserError(f"--format {ns.format} renders one run; several runs need --format html (or harness compare)")
+    elif len(ns.run_dirs) == 1:
+        text = render(load_results(ns.run_dirs[0]), ns.format, detail=ns.detail or "category", min_n=ns.min_n, run_dir=ns.run_dirs[0])
     else:
-        text = render(load_results(ns.run_dirs[0]), ns.format)
+        from harness.side_by_side import side_by_side
+
+        both = side_by_side(ns.run_dirs, detail=ns.detail or "subset", min_n=ns.min_n)
+        table = both.table()
+        text = {"md": table.markdown, "csv": table.csv, "table": table.terminal}.get(
+            ns.format, lambda: json.dumps(both.as_json(), indent=2)
+        )()
     if ns.out:
-        ns.out.write_text(text, encoding="utf-8")
+        from harness.store import atomic_write_text
+
+        atomic_write_text(ns.out, text)
         print(f"wrote {ns.out}")
     else:
         sys.stdout.write(text)
@@ -121,7 +129,7 @@ def _report(ns: argparse.Namespace) -> int:
 
 
 def _eval_checkpoints(ns: argparse.Namespace) -> int:
-    from harness.checkpoints import evaluate_checkpoints, trend_rows, write_trend
+    from harness.checkpoints import evaluate_checkpoints, trend_table, write_trend
 
     config = EvalConfig(
         backend="hf",
@@ -132,16 +140,8 @@ def _eval_checkpoints(ns: argparse.Namespace) -> int:
         model_args={"dtype": ns.dtype, "device": ns.device, "batch_size": ns.batch_size},
     )
     runs = evaluate_checkpoints(ns.output_dir, config, base_model=ns.model, results_root=ns.results)
-    root = ns.results or ns.output_dir / "harness_eval"
-    files = write_trend(runs, root)
-    header, rows = trend_rows(runs)
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(*header)
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+    files = write_trend(runs, ns.results or ns.output_dir / "harness_eval")
+    sys.stdout.write(trend_table(runs).terminal())
     sys.stdout.write("trend: " + ", ".join(str(p) for p in files.values()) + "\n")
     return 0
 

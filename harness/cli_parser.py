@@ -146,6 +146,10 @@ def _report(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rep = sub.add_parser("report", help="render finished runs as a table, Markdown, CSV, JSON or an HTML page", formatter_class=_Help)
     rep.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN", help="run folders (the first is the reference)")
     rep.add_argument("--format", choices=(*REPORT_FORMATS, "html"), default="table", help="output format")
+    rep.add_argument("--detail", choices=("overall", "subset", "category"), default=None,
+                     help="rows: OVERALL only, each subset, or each category too "
+                          "(default: category for one run, subset for several)")  # fmt: skip
+    rep.add_argument("--min-n", type=whole(1), default=10, metavar="N", help="category rows with fewer samples are folded")
     rep.add_argument("-o", "--output", "--out", dest="out", type=Path, default=None, metavar="FILE",
                      help="write to this file instead of stdout")  # fmt: skip
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.jsonl import iter_lines, loads_record
-from harness.report import load_results
+from harness.report import describe_run, load_results, run_label
+from harness.tables import Column, Table
 from metrics.paired import paired_compare
 from tasks.errors import UserError
 
-__all__ = ["CompareRow", "Comparison", "compare_runs", "load_samples", "render_compare"]
+__all__ = ["CompareRow", "Comparison", "compare_runs", "load_samples", "paired_rows", "render_compare"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def load_samples(run_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def _label(run_dir: Path) -> str:
-    return run_dir.name or str(run_dir)
+    return run_label(run_dir)
 
 
 def _content_hash(rec: dict[str, Any]) -> str:
@@ -72,6 +73,7 @@ class Comparison:
     rows: list[CompareRow]
     notes: list[str]
     missing_tasks: list[tuple[str, str]]
+    runs: list[tuple[str, str]] = field(default_factory=list)  # (label, what the run is), the base first
 
     def failed_gate(self, *, allow_missing_tasks: bool = False) -> bool:
         """A regression, or a task of the base that a new run does not have (unless allowed)."""
@@ -125,7 +127,7 @@ def compare_runs(
     base = load_samples(base_dir)
     if not base:
         raise UserError(f"{base_dir}: the base run holds no samples; nothing to compare")
-    result = Comparison([], [], [])
+    result = Comparison([], [], [], runs=[(f"Base {_label(base_dir)}", describe_run(base_results, base_dir))])
     base_tasks = list(dict.fromkeys([*base_results["tasks"], *(r["task"] for r in base.values())]))
     for new_dir in new_dirs:
         new_results = load_results(new_dir)
@@ -133,15 +135,34 @@ def compare_runs(
         label = _label(new_dir)
         if not new:
             raise UserError(f"{new_dir}: the run holds no samples; nothing to compare")
-        keys, notes = _pair(base, new, label, skip_changed=skip_changed)
+        result.runs.append((f"New {label}", describe_run(new_results, new_dir)))
+        rows, notes = paired_rows(base, new, label, alpha=alpha, min_delta=min_delta, seed=seed, skip_changed=skip_changed)
+        result.rows += rows
         result.notes += notes
         new_tasks = {*new_results["tasks"], *(r["task"] for r in new.values())}
         for task in base_tasks:
             if task not in new_tasks:
                 result.missing_tasks.append((label, task))
                 result.notes.append(f"{label}: task {task} of the base run is missing from this run")
-        result.rows += _rows(base, new, keys, label, alpha=alpha, min_delta=min_delta, seed=seed)
     return result
+
+
+def paired_rows(
+    base: dict[str, dict[str, Any]],
+    new: dict[str, dict[str, Any]],
+    label: str,
+    *,
+    alpha: float = 0.05,
+    min_delta: float = 0.01,
+    seed: int = 0,
+    skip_changed: bool = False,
+) -> tuple[list[CompareRow], list[str]]:
+    """Paired tests of one run against the base on the samples that are the same question in both, and notes.
+
+    Raises UserError when the two runs share no question, or (unless `skip_changed`) hold different questions under the same keys.
+    """
+    keys, notes = _pair(base, new, label, skip_changed=skip_changed)
+    return _rows(base, new, keys, label, alpha=alpha, min_delta=min_delta, seed=seed), notes
 
 
 def _rows(
@@ -180,7 +201,11 @@ def _rows(
     return rows
 
 
-_HEAD = ("Run", "Dataset", "Metric", "Subset", "Num", "Base", "New", "Delta", "95% CI", "p", "Verdict")
+_COLUMNS = [
+    Column("Run", drop=4), Column("Dataset"), Column("Metric"), Column("Subset"), Column("Num", numeric=True),
+    Column("Base", numeric=True), Column("New", numeric=True), Column("Delta", numeric=True), Column("95% CI", numeric=True, drop=2),
+    Column("p", numeric=True, drop=1), Column("Verdict"),
+]  # fmt: skip
 
 
 def _cells(r: CompareRow) -> list[str]:
@@ -199,25 +224,15 @@ def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta:
     missing = f", {len(comparison.missing_tasks)} missing task(s)" if comparison.missing_tasks else ""
     summary = f"{regressions} regression(s), {improvements} improvement(s){missing} (alpha {alpha}, min delta {min_delta})"
     if fmt == "json":
-        body = {"rows": [asdict(r) for r in rows], "notes": notes, "missing_tasks": comparison.missing_tasks, "summary": summary}
+        body = {"runs": dict(comparison.runs), "rows": [asdict(r) for r in rows], "notes": notes,
+                "missing_tasks": comparison.missing_tasks, "summary": summary}  # fmt: skip
         return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    preamble = [f"{label}: {description}" for label, description in comparison.runs]
+    table = Table(list(_COLUMNS), [_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble, notes=notes)
     if fmt == "md":
-        lines = ["### Evaluation comparison", "", f"**{summary}**", "", "| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows]
-        lines += [""] + [f"- {n}" for n in notes]
-        return "\n".join(lines) + "\n"
+        table.preamble = [f"**{summary}**", "", *(f"- {line}" for line in preamble)]
+        return table.markdown()
     if fmt == "table":
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(*_HEAD)
-        for r in rows:
-            table.add_row(*_cells(r))
-        console = Console(width=200)
-        with console.capture() as capture:
-            console.print(table)
-            console.print(summary, markup=False)
-            for n in notes:
-                console.print(n, markup=False)
-        return capture.get()
+        table.notes = [summary, *notes]
+        return table.terminal()
     raise UserError(f"unknown format {fmt!r} (use table, md or json)")

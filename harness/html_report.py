@@ -1,11 +1,14 @@
 """`harness report RUN [RUN ...] --format html -o report.html`: one self-contained page to look at runs.
 
-The page holds the score table, a bar chart per task (subsets and categories, grouped by run), a
+The page names each run (R1 is the reference), shows the scores side by side with each run's
+difference from R1 (marked by the paired test of `harness compare`), a bar chart per task
+(subsets and categories, grouped by run), a
 metric-over-steps line for checkpoint runs, and a sample browser (filter by run, subset, right or
 wrong, flipped against the first run; text search; pages of 50 rows, so 10,000 samples stay fast).
 No network: CSS and JavaScript are inlined. Data from runs (questions, model outputs) is embedded as
 JSON with every "<" escaped, and the script only ever writes it with `textContent`, never as HTML, so
-a model output holding `<script>` or `<img onerror>` is shown, not run.
+a model output holding `<script>` or `<img onerror>` is shown, not run. The font stack names the
+common CJK fonts; when the data holds CJK text and no installed font can draw it, the page says so.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.compare import load_samples
-from harness.report import COLUMNS, load_results, table_rows
+from harness.report import MIN_N, load_results
+from harness.side_by_side import SideBySide, side_by_side
 
 __all__ = ["render_html"]
 
 _STEP = re.compile(r"checkpoint-(\d+)")
-_PAGE_COLUMNS = ("Run", *COLUMNS, "Failed")
 
 
 def _correct(rec: dict[str, Any]) -> float | None:
@@ -39,7 +42,7 @@ def _prompt(rec: dict[str, Any]) -> str:
     return "\n\n".join(f"[{m['role']}] {m['content']}" for m in rec.get("messages", []))
 
 
-def _run_data(run_dir: Path) -> dict[str, Any]:
+def _run_data(label: str, run_dir: Path) -> dict[str, Any]:
     results = load_results(run_dir)
     samples = [
         {
@@ -56,7 +59,8 @@ def _run_data(run_dir: Path) -> dict[str, Any]:
     ]
     match = _STEP.search(str(results["model"]["name"])) or _STEP.search(run_dir.name)
     return {
-        "label": run_dir.name,
+        "label": label,
+        "name": run_dir.name,
         "step": int(match.group(1)) if match else None,
         "scores": results["scores"],
         "samples": samples,
@@ -68,20 +72,47 @@ def _safe_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render_html(run_dirs: list[Path]) -> str:
+def _score_table(both: SideBySide) -> str:
+    """Runs side by side: a value column per run and, after the reference, a difference column each."""
+    head = ["Dataset", "Metric", "Subset", "Cat.0", "Num", both.runs[0].label]
+    for run in both.runs[1:]:
+        head += [run.label, f"\u0394 {run.label}"]
+    out = ['<table id="scores"><thead><tr>' + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
+    data = both.as_json()["rows"]
+    for row in data:
+        ref = row["scores"].get(both.runs[0].label)
+        cells = [(row["task"], ""), (row["metric"] + (" (macro)" if row["aggregation"] == "macro" else ""), ""), (row["subset"], ""),
+                 (row["category"], ""), (str(row["n"].get(both.runs[0].label, next(iter(row["n"].values()), ""))), "num"),
+                 (_fmt(ref), "num")]  # fmt: skip
+        for run in both.runs[1:]:
+            value = row["scores"].get(run.label)
+            delta = row["delta"].get(run.label, None if value is None or ref is None else value - ref)
+            p = row["p_value"].get(run.label)
+            marks = "" if p is None else "**" if p < 0.01 else "*" if p < 0.05 else ""
+            trend = "" if delta is None or abs(delta) < 1e-12 else "up" if delta > 0 else "down"
+            cells += [(_fmt(value), "num"), ("-" if delta is None else f"{delta:+.4f}{marks}", f"num {trend}".strip())]
+        out.append(
+            "<tr>" + "".join(f'<td class="{c}">{html.escape(t)}</td>' if c else f"<td>{html.escape(t)}</td>" for t, c in cells) + "</tr>"
+        )
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def render_html(run_dirs: list[Path], *, detail: str = "subset", min_n: int = MIN_N) -> str:
     """The whole page as one string."""
-    runs = [_run_data(d) for d in run_dirs]
-    rows = []
-    for run_dir, run in zip(run_dirs, runs, strict=True):
-        results = load_results(run_dir)
-        for cells, score in zip(table_rows(results), results["scores"], strict=True):
-            cells = [run["label"], *cells[: len(COLUMNS)], str(score.get("failed", 0))]
-            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    both = side_by_side(run_dirs, detail=detail, min_n=min_n)
+    runs = [_run_data(run.label, run.run_dir) for run in both.runs]
     assets = resources.files("harness") / "assets"
     css = (assets / "report.css").read_text(encoding="utf-8")
     script = (assets / "report.js").read_text(encoding="utf-8")
-    title = html.escape("harness report: " + ", ".join(r["label"] for r in runs))
-    head = "".join(f"<th>{c}</th>" for c in _PAGE_COLUMNS)
+    title = html.escape("harness report: " + ", ".join(r["name"] for r in runs))
+    described = "".join(f"<li><b>{html.escape(run.label)}</b>{' (reference)' if i == 0 else ''}: {html.escape(line.split(': ', 1)[1])}</li>"
+                        for i, (run, line) in enumerate(zip(both.runs, both.table().preamble, strict=True)))  # fmt: skip
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in both.table().notes)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy"
@@ -89,8 +120,12 @@ def render_html(run_dirs: list[Path]) -> str:
 <title>{title}</title><style>{css}</style></head>
 <body>
 <h1>{title}</h1>
+<p id="cjk-note" hidden>This page holds Chinese, Japanese or Korean text, and no font on this computer can show it
+(the characters appear as boxes). Install one, e.g. Noto Sans CJK (Debian/Ubuntu: fonts-noto-cjk), and reload.</p>
+<h2>Runs</h2><ul id="runs">{described}</ul>
 <h2>Scores</h2>
-<table id="scores"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>
+{_score_table(both)}
+<ul id="notes">{notes}</ul>
 <h2>Charts</h2><div id="charts"></div>
 <h2>Samples</h2>
 <div id="controls">
@@ -98,7 +133,7 @@ def render_html(run_dirs: list[Path]) -> str:
   <label>Subset <select id="f-subset"></select></label>
   <label>Result <select id="f-ok"><option value="all">all</option><option value="right">right</option>
     <option value="wrong">wrong</option></select></label>
-  <label><input type="checkbox" id="f-flipped"> flipped vs first run</label>
+  <label><input type="checkbox" id="f-flipped"> flipped vs R1</label>
   <label>Search <input type="search" id="f-text" placeholder="text in prompt, output or reference"></label>
   <span id="count"></span>
 </div>

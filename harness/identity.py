@@ -22,11 +22,12 @@ from harness.backends.base import Backend
 from harness.config import EvalConfig
 from harness.prepare import TaskPlan
 
-__all__ = ["NOT_IDENTITY", "code_digest", "inputs_digest", "run_digest"]
+__all__ = ["NOT_IDENTITY", "backend_digest", "code_digest", "inputs_digest", "run_digest"]
 
 # Settings that change how fast, not what, do not split runs or block a resume. Backend options
 # (model_args) are covered by the backend's own fingerprint (weights, dtype, device, endpoint).
-NOT_IDENTITY = ("output", "batch_size", "use_cache", "model_args", "truncate")
+# The model's name is a label: what answers is identified by the backend's fingerprint.
+NOT_IDENTITY = ("model", "output", "batch_size", "use_cache", "model_args", "truncate")
 _ROOT = Path(__file__).resolve().parent.parent
 _SOURCES = ("tasks", "harness/prompting.py", "harness/prepare.py", "harness/scoring.py", "harness/extract.py")
 
@@ -45,8 +46,11 @@ def code_digest() -> str:
 
 def inputs_digest(config: EvalConfig, plans: Sequence[TaskPlan]) -> str:
     """Everything that decides a run's prompts and scores, except the model; reads no rows."""
+    settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IDENTITY}
+    if all(p.scoring in ("letter", "cloze") for p in plans):
+        del settings["generation"]  # nothing is generated: generation settings cannot change a result
     identity: dict[str, Any] = {
-        "config": {k: v for k, v in config.to_dict().items() if k not in NOT_IDENTITY},
+        "config": settings,
         "tasks": {
             p.name: {
                 "version": p.version,
@@ -61,6 +65,11 @@ def inputs_digest(config: EvalConfig, plans: Sequence[TaskPlan]) -> str:
     return provenance.fingerprint(identity)
 
 
-def run_digest(inputs: str, backend: Backend) -> str:
-    """The run's identity: its inputs and the model that answers."""
-    return provenance.fingerprint({"inputs": inputs, "model": backend.fingerprint(), "default_scoring": backend.default_scoring})
+def run_digest(inputs: str, model: dict[str, Any], default_scoring: str) -> str:
+    """The run's identity: its inputs and the model that answers (a backend's fingerprint and default scoring)."""
+    return provenance.fingerprint({"inputs": inputs, "model": model, "default_scoring": default_scoring})
+
+
+def backend_digest(inputs: str, backend: Backend) -> str:
+    """`run_digest` for a created backend."""
+    return run_digest(inputs, backend.fingerprint(), backend.default_scoring)

@@ -27,6 +27,7 @@ from typing import Any
 from harness.compare import load_samples
 from harness.config import EvalConfig
 from harness.quant_methods import load_kwargs, weight_bytes
+from harness.tables import Column, Table
 from metrics.paired import paired_compare
 from tasks.errors import UserError
 
@@ -232,23 +233,13 @@ def compare(
     return report
 
 
-HEADER = (
-    "Variant",
-    "Dataset",
-    "Metric",
-    "Num",
-    "Score",
-    "Delta",
-    "95% CI",
-    "p",
-    "Agreement",
-    "mean|dlogP|",
-    "KL",
-    "Weights MB",
-    "Peak RSS MB",
-    "Load s",
-    "tok/s",
-)
+COLUMNS = [
+    Column("Variant"), Column("Dataset", drop=5), Column("Metric"), Column("Num", numeric=True, drop=6), Column("Score", numeric=True),
+    Column("Delta", numeric=True), Column("95% CI", numeric=True, drop=4), Column("p", numeric=True, drop=3),
+    Column("Agreement", numeric=True), Column("mean|dlogP|", numeric=True, drop=2), Column("KL", numeric=True, drop=2),
+    Column("Weights MB", numeric=True), Column("Peak RSS MB", numeric=True, drop=1), Column("Load s", numeric=True, drop=1),
+    Column("tok/s", numeric=True),
+]  # fmt: skip
 
 
 def _opt(x: float | None) -> str:
@@ -260,7 +251,7 @@ def table_rows(report: QuantReport) -> list[list[str]]:
     rows = []
     for v in report.variants:
         if v.error:
-            rows.append([v.name, "-", f"not run: {v.error}", *["-"] * (len(HEADER) - 3)])
+            rows.append([v.name, "-", f"not run: {v.error}", *["-"] * (len(COLUMNS) - 3)])
             continue
         for m in v.metrics:
             rows.append([
@@ -274,24 +265,13 @@ def table_rows(report: QuantReport) -> list[list[str]]:
 
 def render_quant(report: QuantReport, fmt: str) -> str:
     """Terminal table, Markdown or CSV."""
-    rows = table_rows(report)
+    table = Table(list(COLUMNS), table_rows(report), title="Quantized vs reference", preamble=[f"Reference: {report.reference}"])
+    table.notes = [
+        "Delta, 95% CI and p: against the reference on the same samples (paired test); Agreement: same choice (MCQ) or identical output.",
+        "mean|dlogP|: mean absolute change of the log-probability of the reference's choice; KL: KL(reference || variant) over options.",
+    ]
     if fmt == "md":
-        lines = [f"Reference: {report.reference}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-        return "\n".join(lines + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]) + "\n"
+        return table.markdown()
     if fmt == "csv":
-        import csv
-        import io
-
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows([HEADER, *rows])
-        return buf.getvalue()
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(*HEADER, title=f"reference: {report.reference}")
-    for r in rows:
-        table.add_row(*r)
-    console = Console(width=240)
-    with console.capture() as capture:
-        console.print(table)
-    return capture.get()
+        return table.csv()
+    return table.terminal()

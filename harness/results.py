@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import provenance
-from harness.aggregate import score_rows
+from harness.aggregate import ScoreAccumulator
 from harness.backends.base import Backend
 from harness.config import EvalConfig
 from harness.prepare import PreparedTask
@@ -27,7 +27,7 @@ class ResultsBuilder:
 
     def __init__(self) -> None:
         """Nothing seen yet."""
-        self._rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._scores: dict[str, ScoreAccumulator] = defaultdict(ScoreAccumulator)
         self._counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._first_error: dict[str, str] = {}
         self.prompt_tokens = 0
@@ -36,9 +36,7 @@ class ResultsBuilder:
     def add(self, rec: dict[str, Any]) -> None:
         """Take one record's scores and counts."""
         task = rec["task"]
-        self._rows[task].append(
-            {"subset": rec["subset"], "category": rec.get("category"), "failed": bool(rec.get("failed")), "scores": rec["scores"]}
-        )
+        self._scores[task].add(rec["subset"], rec.get("category"), bool(rec.get("failed")), rec["scores"])
         counts = self._counts[task]
         counts["num_samples"] += 1
         for flag in ("failed", "no_answer", "truncated"):
@@ -54,7 +52,7 @@ class ResultsBuilder:
         scores: list[dict[str, Any]] = []
         task_info: dict[str, Any] = {}
         for task in tasks:
-            scores.extend(score_rows(task.name, self._rows[task.name], config.seed))
+            scores.extend(self._scores[task.name].rows(task.name, config.seed))
             counts = self._counts[task.name]
             task_info[task.name] = {
                 "version": task.version,

@@ -22,7 +22,7 @@ from harness.backends.base import LengthIssue, Request
 from harness.cache import CachedBackend
 from harness.config import EvalConfig, cache_root
 from harness.distributed import Group, balanced_shards, current_group, in_rounds, local_rank
-from harness.identity import inputs_digest, run_digest
+from harness.identity import backend_digest, inputs_digest
 from harness.prepare import PreparedTask, TaskPlan, load_task, plan_tasks, prepare_tasks
 from harness.results import ResultsBuilder
 from harness.scoring import choice_request, generate_request, record_choice, record_generation
@@ -75,7 +75,7 @@ def evaluate(
     candidate = group.broadcast(_finished_candidate(run_dir, config, inputs) if group.is_main else None)
     if candidate is not None:
         backend = backend or create_backend(config.backend, config.model, **config.model_args)
-        if run_digest(inputs, backend) == candidate.fingerprint:
+        if backend_digest(inputs, backend) == candidate.fingerprint:
             group.close()
             return RunResult(candidate.run_dir, candidate.results if group.is_main else {}, main=group.is_main, reused=True)
     tasks = [load_task(plan, config.limit) for plan in plans]
@@ -84,7 +84,7 @@ def evaluate(
         backend = create_backend(config.backend, config.model, **config.model_args)
     if config.use_cache:
         backend = CachedBackend(backend, cache_root() / "requests.sqlite")
-    digest = run_digest(inputs, backend)
+    digest = backend_digest(inputs, backend)
     run_dir = run_dir or Path(config.output) / f"{_slug(config.model)}-{digest[:10]}"
     store = RunStore(run_dir, digest, {"inputs": inputs, "created": started, "model": config.model, "backend": config.backend})
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Literal, TypedDict
 
 __all__ = ["Message", "Sample", "letters_for"]
@@ -25,7 +24,7 @@ def letters_for(n: int) -> str:
     return LETTERS[:n]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One evaluated item.
 
@@ -57,7 +56,7 @@ class Sample:
         """Stable identity of the sample across runs: task/subset/row index."""
         return f"{self.task}/{self.subset}/{self.index}"
 
-    @cached_property
+    @property
     def content_hash(self) -> str:
         """Hash of what is asked and what counts as right (prompt, reference, options, answer).
 

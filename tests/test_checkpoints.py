@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -77,17 +76,26 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
     assert model.training and torch.equal(rng, torch.get_rng_state())
     assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
 
-    code = main(["eval-checkpoints", str(out), "--model", str(base_dir), "--datasets", "general_mcq", "--limit", "12"])
-    assert code == 0
+    # The callback evaluated both checkpoints with these settings: eval-checkpoints finds and reuses them.
+    args = ["eval-checkpoints", str(out), "--model", str(base_dir), "--datasets", "general_mcq", "--limit", "12"]
+    before = {step: (out / f"checkpoint-{step}" / "harness_eval" / "results.json").read_bytes() for step in (2, 4)}
+    assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "general_mcq/acc" in printed and (out / "harness_eval" / "trend.png").exists()
+    assert printed.count("earlier (reused)") == 2 and "general_mcq/acc" in printed
+    assert all((out / f"checkpoint-{step}" / "harness_eval" / "results.json").read_bytes() == before[step] for step in (2, 4))
+    assert (out / "harness_eval" / "trend.png").exists()
     trend = (out / "harness_eval" / "trend.csv").read_text().splitlines()
-    assert trend[0].startswith("checkpoint,step,general_mcq/acc") and len(trend) == 3
+    assert trend[0] == "checkpoint,step,general_mcq/acc,evaluated" and len(trend) == 3
 
+    # Evaluated afresh after training (another output folder), the saved adapters give the callback's answers.
+    assert main([*args, "--output", str(tmp_path / "fresh")]) == 0
+    assert capsys.readouterr().out.count("now") >= 2
     for step in (2, 4):
-        cb_samples = [json.loads(line) for line in (out / f"checkpoint-{step}" / "harness_eval" / "samples.jsonl").read_text().splitlines()]
+        cb_samples = [
+            json.loads(line) for line in (out / f"checkpoint-{step}" / "harness_eval" / "samples.jsonl").read_text().split("\n") if line
+        ]
         cli_samples = [
-            json.loads(line) for line in (out / "harness_eval" / f"checkpoint-{step}" / "samples.jsonl").read_text().splitlines()
+            json.loads(line) for line in (tmp_path / "fresh" / f"checkpoint-{step}" / "samples.jsonl").read_text().split("\n") if line
         ]
         assert [s["chosen"] for s in cb_samples] == [s["chosen"] for s in cli_samples]
         worst = max(
@@ -97,14 +105,9 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
         )
         assert worst < 1e-3
 
-    first, last = (out / "harness_eval" / "checkpoint-2"), (out / "harness_eval" / "checkpoint-4")
+    first, last = (out / "checkpoint-2" / "harness_eval"), (out / "checkpoint-4" / "harness_eval")
     assert main(["compare", str(first), str(last), "--format", "md"]) == 0
     assert "| checkpoint-4 | general_mcq | acc | example | 12 |" in capsys.readouterr().out
-    # Already evaluated checkpoints are skipped: a second pass loads nothing and changes nothing.
-    before = (first / "results.json").read_bytes()
-    assert main(["eval-checkpoints", str(out), "--model", str(base_dir), "--datasets", "general_mcq", "--limit", "12"]) == 0
-    assert (first / "results.json").read_bytes() == before
-    assert Path(out / "harness_eval" / "trend.md").exists()
 
     # An adapter folder given straight to `harness eval --model` loads its base and gives the same answers.
     assert (
@@ -123,7 +126,46 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
         )
         == 0
     )
-    direct = [json.loads(line) for line in (tmp_path / "direct" / "samples.jsonl").read_text().splitlines()]
-    via_cli = [json.loads(line) for line in (last / "samples.jsonl").read_text().splitlines()]
+    direct = [json.loads(line) for line in (tmp_path / "direct" / "samples.jsonl").read_text().split("\n") if line]
+    via_cli = [json.loads(line) for line in (last / "samples.jsonl").read_text().split("\n") if line]
     assert [s["chosen"] for s in direct] == [s["chosen"] for s in via_cli]
     assert json.loads((tmp_path / "direct" / "results.json").read_text())["model"]["fingerprint"]["adapter"].endswith("checkpoint-4")
+
+
+@pytest.mark.slow
+def test_eval_checkpoints_reuses_unchanged_inputs_and_reevaluates_after_a_data_edit(tmp_path, capsys):
+    """Full-weight checkpoints: a second pass reuses both; editing the data file evaluates both again."""
+    import shutil
+
+    from harness.backends.default_model import resolve_alias
+    from harness.cli import main
+
+    base = resolve_alias("smollm2-135m-instruct")
+    for step in (1, 2):
+        shutil.copytree(base, tmp_path / "train" / f"checkpoint-{step}")
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [
+        "id,question,A,B,C,D,answer",
+        "1,What is 2+2?,3,4,5,6,B",
+        "2,Capital of France?,Rome,Paris,Oslo,Bern,B",
+        "3,H2O is?,salt,water,gold,air,B",
+    ]
+    (data / "mini_val.csv").write_text("\n".join(rows) + "\n")
+    args = ["eval-checkpoints", str(tmp_path / "train"), "--datasets", "general_mcq",
+            "--dataset-args", json.dumps({"general_mcq": {"local_path": str(data)}})]  # fmt: skip
+
+    def evaluated() -> list[str]:
+        assert main(args) == 0
+        capsys.readouterr()
+        trend = (tmp_path / "train" / "harness_eval" / "trend.csv").read_text().splitlines()[1:]
+        return [line.rsplit(",", 1)[1] for line in trend]
+
+    assert evaluated() == ["now", "now"]
+    results = [(tmp_path / "train" / f"checkpoint-{s}" / "harness_eval" / "results.json").read_bytes() for s in (1, 2)]
+    assert evaluated() == ["earlier (reused)", "earlier (reused)"]
+    assert [(tmp_path / "train" / f"checkpoint-{s}" / "harness_eval" / "results.json").read_bytes() for s in (1, 2)] == results
+    (data / "mini_val.csv").write_text("\n".join([*rows[:3], "3,H2O is?,salt,water,gold,air,A"]) + "\n")  # an answer key fixed
+    assert evaluated() == ["now", "now"]
+    fixed = json.loads((tmp_path / "train" / "checkpoint-1" / "harness_eval" / "samples.jsonl").read_text().split("\n")[2])
+    assert fixed["answer"] == ["A"]

@@ -43,8 +43,11 @@ def test_eval_on_builtin_example_writes_run_folder(tmp_path, capsys):
 def test_golden_markdown_table(tmp_path, capsys):
     assert run_cli([*FAKE, "--model", "first", "--output", str(tmp_path)], capsys)[0] == 0
     (run_dir,) = tmp_path.iterdir()
-    md = render(load_results(run_dir), "md")
-    assert md == (TEST_DATA / "golden_report.md").read_text(encoding="utf-8")
+    md = render(load_results(run_dir), "md", run_dir=run_dir)
+    # The line above the table names the run (with its date); the table and its notes are fixed.
+    preamble, table = md.split("\n\n", 1)
+    assert preamble.startswith("Model: first (fake); run first-") and "harness " in preamble
+    assert table == (TEST_DATA / "golden_report.md").read_text(encoding="utf-8")
     code, out, _ = run_cli(["report", str(run_dir), "--format", "md"], capsys)
     assert code == 0 and out == md
 
@@ -53,7 +56,8 @@ def test_report_formats(tmp_path, capsys):
     run_cli([*FAKE, "--datasets", "general_mcq", "--output", str(tmp_path)], capsys)
     (run_dir,) = tmp_path.iterdir()
     _, csv_out, _ = run_cli(["report", str(run_dir), "--format", "csv"], capsys)
-    assert csv_out.splitlines()[0] == "Model,Dataset,Metric,Subset,Num,Score,Cat.0,95% CI"
+    assert csv_out.splitlines()[0] == "Model,Dataset,Metric,Subset,Num,Score,Cat.0,CI low,CI high,Failed"
+    assert csv_out.splitlines()[1].startswith("hash,general_mcq,acc,example,12,0.")
     _, json_out, _ = run_cli(["report", str(run_dir), "--format", "json"], capsys)
     assert json.loads(json_out) == load_results(run_dir)["scores"]
 

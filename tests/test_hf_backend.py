@@ -9,9 +9,9 @@ from conftest import TEST_DATA
 
 torch = pytest.importorskip("torch")
 
+from harness.backends import collect  # noqa: E402
 from harness.backends.hf import HFBackend  # noqa: E402
 from harness.config import EvalConfig, GenerationConfig  # noqa: E402
-from harness.backends import collect  # noqa: E402
 from harness.prepare import prepare_tasks  # noqa: E402
 from harness.scoring import choice_request, generate_request  # noqa: E402
 

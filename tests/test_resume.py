@@ -50,33 +50,64 @@ def kill_when(proc: subprocess.Popen, run_dir: Path, at_least: int, deadline: fl
     proc.wait()
 
 
-def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sigkill_mid_task_then_resume_equals_uninterrupted_run(tmp_path, seed):
+    """Killed at a random sample inside a task (not at a task boundary); each remaining sample computed once."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    subprocess.run(cmd(tmp_path / "full"), check=True, capture_output=True, env=env, cwd=ROOT)
+    args = ("--dataset-args", json.dumps({"general_mcq": {"local_path": ARC}}))
+    subprocess.run(cmd(tmp_path / "full", *args), check=True, capture_output=True, env=env, cwd=ROOT)
+    total = 100 + 12  # ARC MCQ rows, then the example QA lines
+    at = random.Random(seed).randint(5, 95)  # a sample in the middle of the MCQ task
     calls = tmp_path / "calls.txt"
-    slow = {"delay": 0.01, "calls_file": str(calls)}
+    slow = {"delay": 0.02, "calls_file": str(calls)}
     run_dir = tmp_path / "killed"
-    proc = subprocess.Popen(cmd(run_dir, model_args=slow), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
-    time.sleep(random.Random(7).uniform(0.0, 0.2))
-    kill_when(proc, run_dir, at_least=1)
+    proc = subprocess.Popen(cmd(run_dir, *args, model_args=slow), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    kill_when(proc, run_dir, at_least=at)
     done = partial_lines(run_dir)
-    assert 0 < done < 24, "the kill should land mid-run"
+    assert at <= done < 100, f"the kill should land inside the MCQ task, after sample {at}; {done} stored"
     calls.write_text("")
-    subprocess.run(cmd(run_dir, model_args=slow), check=True, capture_output=True, env=env, cwd=ROOT)
+    subprocess.run(cmd(run_dir, *args, model_args=slow), check=True, capture_output=True, env=env, cwd=ROOT)
     after = calls.read_text().splitlines()
-    assert len(after) == len(set(after)) == 24 - done  # each remaining sample once, finished ones never
+    assert len(after) == len(set(after)) == total - done  # each remaining sample once, finished ones never
     assert comparable(run_dir) == comparable(tmp_path / "full")
 
 
+class CountingBackend:
+    """Wraps a backend and counts the requests it is asked to compute."""
+
+    def __init__(self, inner):
+        self.inner, self.count = inner, 0
+        self.name, self.default_scoring, self.scoring_via = inner.name, inner.default_scoring, inner.scoring_via
+
+    def fingerprint(self):
+        return self.inner.fingerprint()
+
+    def check_lengths(self, requests, max_new_tokens):
+        return self.inner.check_lengths(requests, max_new_tokens)
+
+    def score_choices(self, requests):
+        self.count += len(requests)
+        return self.inner.score_choices(requests)
+
+    def generate(self, requests, config):
+        self.count += len(requests)
+        return self.inner.generate(requests, config)
+
+
 @pytest.mark.slow
-def test_sigkill_real_model_then_resume(tmp_path):
+def test_sigkill_real_model_mid_task_then_resume(tmp_path):
+    from harness.backends.hf import HFBackend
+    from harness.config import EvalConfig
+    from harness.runner import evaluate
+
+    limit = 40
     args = json.dumps({"general_mcq": {"local_path": ARC}})
-    extra = ("--dataset-args", args, "--limit", "40")
+    extra = ("--dataset-args", args, "--limit", str(limit))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
-    subprocess.run(
-        cmd(tmp_path / "full", *extra, backend="hf", datasets=("general_mcq",)), check=True, capture_output=True, env=env, cwd=ROOT
-    )
+    full = cmd(tmp_path / "full", *extra, backend="hf", datasets=("general_mcq",))
+    subprocess.run(full, check=True, capture_output=True, env=env, cwd=ROOT)
     run_dir = tmp_path / "killed"
+    at = random.Random(11).randint(3, 30)
     proc = subprocess.Popen(
         cmd(run_dir, *extra, backend="hf", datasets=("general_mcq",)),
         stdout=subprocess.DEVNULL,
@@ -84,13 +115,14 @@ def test_sigkill_real_model_then_resume(tmp_path):
         env=env,
         cwd=ROOT,
     )
-    kill_when(proc, run_dir, at_least=1)
-    before = (run_dir / "samples.partial.jsonl").read_bytes()
-    assert 0 < before.count(b"\n") < 40
-    subprocess.run(cmd(run_dir, *extra, backend="hf", datasets=("general_mcq",)), check=True, capture_output=True, env=env, cwd=ROOT)
-    after = (run_dir / "samples.partial.jsonl").read_bytes()
-    # Every computed record is appended, so 40 lines and an untouched prefix mean no sample ran twice after the kill.
-    assert after.startswith(before) and after.count(b"\n") == 40
+    kill_when(proc, run_dir, at_least=at)
+    done = partial_lines(run_dir)
+    assert at <= done < limit, done
+    # The same run, resumed in this process through a backend that counts what it computes.
+    backend = CountingBackend(HFBackend("smollm2-135m-instruct"))
+    config = EvalConfig(datasets=("general_mcq",), dataset_args={"general_mcq": {"local_path": ARC}}, limit=limit)
+    evaluate(config, backend=backend, run_dir=run_dir)
+    assert backend.count == limit - done
     full_samples, full_results = comparable(tmp_path / "full")
     got_samples, got_results = comparable(run_dir)
     assert got_samples == full_samples and got_results["scores"] == full_results["scores"]

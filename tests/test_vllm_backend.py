@@ -10,10 +10,10 @@ from conftest import TEST_DATA
 pytestmark = pytest.mark.vllm
 pytest.importorskip("vllm")
 
+from harness.backends import collect  # noqa: E402
 from harness.backends.hf import HFBackend  # noqa: E402
 from harness.backends.vllm import VLLMBackend  # noqa: E402
 from harness.config import EvalConfig, GenerationConfig  # noqa: E402
-from harness.backends import collect  # noqa: E402
 from harness.prepare import prepare_tasks  # noqa: E402
 from harness.scoring import choice_request, generate_request  # noqa: E402
 

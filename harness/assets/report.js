@@ -31,15 +31,23 @@ function barChart(task) {
       (x.category === "-" ? x.subset : x.subset + " / " + x.category) === label);
     return s ? s.score : 0;
   };
-  const barH = 12, gap = 6, left = 170, width = 260;
-  const height = groups.length * (runs.length * barH + gap) + 30;
-  const svg = el("svg:svg", { width: left + width + 60, height: height, role: "img" });
+  const barH = 12, gap = 6, left = 170, width = 260, legendStep = 48;
+  // The legend gets its own line under the title, one short run label (R1, R2, ...) per colour,
+  // wrapped to the chart's width; the run list at the top of the page names each run.
+  const chartW = left + width + 60, perLine = Math.max(1, Math.floor((chartW - 4) / legendStep));
+  const legendLines = Math.ceil(runs.length / perLine);
+  const top = 18 + legendLines * 14 + 6;
+  const height = groups.length * (runs.length * barH + gap) + top + 6;
+  const svg = el("svg:svg", { width: chartW, height: height, role: "img" });
   svg.appendChild(el("svg:text", { x: 0, y: 12 }, task + ": " + metric));
-  runs.forEach((run, i) => {  // legend: one colour per run
-    svg.appendChild(el("svg:rect", { x: left + i * 90, y: 2, width: 10, height: 10, fill: COLORS[i % COLORS.length] }));
-    svg.appendChild(el("svg:text", { x: left + i * 90 + 14, y: 11 }, run.label.slice(0, 12)));
+  const legend = el("svg:g", { class: "legend" });
+  runs.forEach((run, i) => {
+    const lx = (i % perLine) * legendStep, ly = 18 + Math.floor(i / perLine) * 14;
+    legend.appendChild(el("svg:rect", { x: lx, y: ly + 2, width: 10, height: 10, fill: COLORS[i % COLORS.length] }));
+    legend.appendChild(el("svg:text", { x: lx + 14, y: ly + 11 }, run.label));
   });
-  let y = 24;
+  svg.appendChild(legend);
+  let y = top;
   for (const label of groups) {
     svg.appendChild(el("svg:text", { x: 0, y: y + barH * runs.length / 2 + 4 }, label.length > 26 ? label.slice(0, 25) + "…" : label));
     runs.forEach((run, i) => {
@@ -88,7 +96,7 @@ for (const task of tasks) {
 }
 
 const runSelect = document.getElementById("f-run");
-runs.forEach((r, i) => runSelect.appendChild(el("option", { value: String(i) }, r.label)));
+runs.forEach((r, i) => runSelect.appendChild(el("option", { value: String(i) }, r.label + " " + r.name)));
 const subsetSelect = document.getElementById("f-subset");
 subsetSelect.appendChild(el("option", { value: "" }, "all"));
 for (const s of [...new Set(runs.flatMap(r => r.samples.map(x => x.task + "/" + x.subset)))]) subsetSelect.appendChild(el("option", { value: s }, s));
@@ -139,3 +147,20 @@ document.getElementById("f-text").addEventListener("input", () => { page = 0; re
 document.getElementById("prev").addEventListener("click", () => { page = Math.max(0, page - 1); render(); });
 document.getElementById("next").addEventListener("click", () => { page += 1; render(); });
 render();
+
+// CJK text without a font that has its glyphs shows as boxes: two different ideographs then draw
+// the same "missing glyph" shape. Say so on the page instead of leaving unreadable boxes.
+function cjkFontMissing() {
+  const canvas = document.createElement("canvas");
+  canvas.width = 40; canvas.height = 40;
+  const ctx = canvas.getContext("2d");
+  const draw = ch => {
+    ctx.clearRect(0, 0, 40, 40);
+    ctx.font = "28px " + getComputedStyle(document.body).fontFamily;
+    ctx.fillText(ch, 4, 32);
+    return Array.from(ctx.getImageData(0, 0, 40, 40).data).join(",");
+  };
+  return draw("\u4e2d") === draw("\u6587");
+}
+const hasCjk = /[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]/.test(document.body.textContent + document.getElementById("data").textContent);
+document.getElementById("cjk-note").hidden = !(hasCjk && cjkFontMissing());

@@ -13,6 +13,7 @@ import fcntl
 import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from harness.config import cache_root
@@ -50,6 +51,8 @@ def resolve_alias(name: str) -> Path | None:
     with (dest.parent / f".{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (dest / _DONE).exists():
+            # The one slow step a first run has: say what it is, once.
+            sys.stderr.write(f"converting the built-in model {name} from GGUF to safetensors (first run only, about 30 s) into {dest}\n")
             _convert(gguf, dest)
     return dest
 

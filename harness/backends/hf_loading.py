@@ -19,7 +19,7 @@ from harness.backends.default_model import resolve_alias
 from harness.distributed import local_rank
 from tasks.errors import UserError
 
-__all__ = ["LoadedModel", "load_model", "pick_device", "pick_dtype"]
+__all__ = ["LoadedModel", "expected_fingerprint", "load_model", "pick_device", "pick_dtype", "weights_digest"]
 
 
 @dataclass
@@ -60,7 +60,7 @@ def pick_dtype(dtype: str, device: str) -> Any:
     return names[dtype]
 
 
-def _weights_digest(folder: Path) -> str:
+def weights_digest(folder: Path) -> str:
     """Hash of the weight files' names, sizes and first MiB: cheap, and changes when weights change."""
     h = hashlib.sha256()
     for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")) + sorted(folder.glob("*.gguf")):
@@ -71,44 +71,91 @@ def _weights_digest(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def _resolve(name: str) -> tuple[Path | str, str | None]:
+    """(local folder or hub id, GGUF file name in the folder or None); a path that exists but is neither is an error."""
+    path = resolve_alias(name) or Path(name).expanduser()
+    if not path.exists():
+        return name, None
+    if path.is_file() and path.suffix == ".gguf":
+        return path.parent, path.name
+    if path.is_dir():
+        return path, None
+    raise UserError(f"{path}: not a model folder or .gguf file")
+
+
+def _dtype_name(dtype: str, device: str, source: Path | str, gguf: str | None) -> str:
+    """The dtype a load will give, as `str(torch.dtype)`: what the checkpoint's config says when `auto` on a GPU."""
+    if dtype != "auto":
+        return str(pick_dtype(dtype, device))
+    if device == "cpu" or gguf or not isinstance(source, Path):
+        return "torch.float32" if device == "cpu" or gguf else "auto"
+    try:
+        config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return "torch.float32"
+    text = config.get("dtype") or config.get("torch_dtype") or (config.get("text_config") or {}).get("dtype") or "float32"
+    return f"torch.{text}"
+
+
+def expected_fingerprint(name: str, *, device: str, dtype: str, base_model: str | None = None) -> dict[str, Any]:
+    """The fingerprint `load_model` records for these arguments, computed without loading any weights.
+
+    It names the weights (folder and a digest of their files, or the hub id), the adapter when
+    there is one, the dtype the load gives and the device type. `EvalCallback` computes it for a
+    checkpoint it just saved and `eval-checkpoints` for the same folder, so a checkpoint evaluated
+    during training is recognised afterwards.
+    """
+    device_type = pick_device(device).split(":")[0]
+    source, gguf = _resolve(name)
+    if isinstance(source, Path) and (source / "adapter_config.json").exists():
+        base = _adapter_base(source, base_model)
+        return {
+            **expected_fingerprint(base, device=device, dtype=dtype),
+            "adapter": str(source.resolve()),
+            "adapter_weights": weights_digest(source),
+        }
+    fingerprint: dict[str, Any] = {
+        "backend": "hf",
+        "model": str(source.resolve()) if isinstance(source, Path) else source,
+        "weights": weights_digest(source) if isinstance(source, Path) else None,
+        "dtype": _dtype_name(dtype, device_type, source, gguf),
+        "device": device_type,
+    }
+    if gguf:
+        fingerprint["gguf_file"] = gguf
+    return fingerprint
+
+
+def _adapter_base(folder: Path, base_model: str | None) -> str:
+    config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    base_name = base_model or config.get("base_model_name_or_path")
+    if not base_name:
+        raise UserError(f"{folder}/adapter_config.json names no base model: pass --model-args '{{\"base_model\": PATH}}'")
+    return str(base_name)
+
+
 def load_model(name: str, *, device: str, dtype: str, trust_remote_code: bool = False, base_model: str | None = None) -> LoadedModel:
     """Resolve `name` and load it on `device`; user mistakes become one-line `UserError`s."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = pick_device(device)
-    torch_dtype = pick_dtype(dtype, device)
-    alias = resolve_alias(name)
-    path = alias or Path(name).expanduser()
+    source, gguf = _resolve(name)
+    if isinstance(source, Path) and (source / "adapter_config.json").exists():
+        return _load_adapter(source, device=device, dtype=dtype, trust_remote_code=trust_remote_code, base_model=base_model)
     common: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-    source: Path | str
-    if path.exists():
-        if path.is_file() and path.suffix == ".gguf":
-            source, common["gguf_file"] = path.parent, path.name
-        elif path.is_dir():
-            source = path
-        else:
-            raise UserError(f"{path}: not a model folder or .gguf file")
-        if (source / "adapter_config.json").exists():
-            return _load_adapter(source, device=device, dtype=dtype, trust_remote_code=trust_remote_code, base_model=base_model)
-        digest = _weights_digest(source)
-        source_id = str(source.resolve())
-    else:
-        source, digest = name, None
-        source_id = name
+    if gguf:
+        common["gguf_file"] = gguf
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **common)
-        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **common)
+        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=pick_dtype(dtype, device), **common)
     except OSError as exc:
         if not isinstance(source, Path):
             hint = "offline (HF_HUB_OFFLINE=1) it is not downloaded; fetch it while online or pass a local folder" if offline else str(exc)
             raise UserError(f"model {name!r} is not a local path and not in the Hugging Face cache: {hint}") from None
         raise UserError(f"{source}: cannot load the model ({str(exc).splitlines()[0]})") from None
     model.to(device).eval()
-    fingerprint = {"backend": "hf", "model": source_id, "weights": digest, "dtype": str(model.dtype), "device": device}
-    if "gguf_file" in common:
-        fingerprint["gguf_file"] = common["gguf_file"]
-    return LoadedModel(model, tokenizer, fingerprint)
+    return LoadedModel(model, tokenizer, expected_fingerprint(name, device=device, dtype=dtype))
 
 
 def _load_adapter(folder: Path, *, device: str, dtype: str, trust_remote_code: bool, base_model: str | None) -> LoadedModel:
@@ -116,11 +163,7 @@ def _load_adapter(folder: Path, *, device: str, dtype: str, trust_remote_code: b
         from peft import PeftModel
     except ModuleNotFoundError:
         raise UserError(f"{folder} is a PEFT adapter: pip install peft") from None
-    config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
-    base_name = base_model or config.get("base_model_name_or_path")
-    if not base_name:
-        raise UserError(f"{folder}/adapter_config.json names no base model: pass --model-args '{{\"base_model\": PATH}}'")
-    base = load_model(base_name, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+    base = load_model(_adapter_base(folder, base_model), device=device, dtype=dtype, trust_remote_code=trust_remote_code)
     model = PeftModel.from_pretrained(base.model, str(folder)).to(base.model.device).eval()
-    fingerprint = {**base.fingerprint, "adapter": str(folder.resolve()), "adapter_weights": _weights_digest(folder)}
+    fingerprint = {**base.fingerprint, "adapter": str(folder.resolve()), "adapter_weights": weights_digest(folder)}
     return LoadedModel(model, base.tokenizer, fingerprint)

@@ -115,16 +115,17 @@ class VLLMBackend:
             yield from enumerate(self.llm.generate(prompts, params, use_tqdm=False))
             return
         ids = self.llm.enqueue(prompts, params, use_tqdm=False)
-        waiting = {request_id: i for i, request_id in enumerate(ids)}
+        # enqueue returns the engine's ids ("7-1a2b3c4d"); outputs carry the caller's ("7").
+        waiting = {internal.split("-", 1)[0]: (i, internal) for i, internal in enumerate(ids)}
         engine = self.llm.llm_engine
         try:
             while engine.has_unfinished_requests():
                 for out in engine.step():
                     if out.finished:
-                        yield waiting.pop(out.request_id), out
+                        yield waiting.pop(str(out.request_id).split("-", 1)[0])[0], out
         finally:
             if waiting:
-                engine.abort_request(list(waiting))  # stopped early (Ctrl-C): leave no work queued
+                engine.abort_request([internal for _, internal in waiting.values()])  # stopped early (Ctrl-C): leave no work queued
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> Iterator[tuple[int, ChoiceResult]]:
         """Summed prompt log-probabilities of each continuation; a question is yielded when all its options are scored."""
@@ -146,7 +147,8 @@ class VLLMBackend:
             logprobs = out.prompt_logprobs
             partial.setdefault(q, {})[j] = (sum(logprobs[start + m][t].logprob for m, t in enumerate(tokens)), len(tokens))
             if len(partial[q]) == len(requests[q].continuations):
-                scores = [partial.pop(q)[j] for j in range(len(requests[q].continuations))]
+                got = partial.pop(q)
+                scores = [got[j] for j in range(len(got))]
                 yield q, ChoiceResult(tuple(lp for lp, _ in scores), tuple(n for _, n in scores), context=encoded[q][0])
 
     def _encode(self, request: GenerateRequest) -> list[int]:

@@ -30,6 +30,22 @@ from harness.runner import evaluate
 __all__ = ["EvalCallback", "preserved_training_state"]
 
 
+def _fingerprint(model: Any, run_dir: Path, args: Any, state: Any) -> dict[str, Any]:
+    """What identifies the weights evaluated.
+
+    On save, the saved checkpoint folder is fingerprinted exactly as `harness eval-checkpoints`
+    would fingerprint it, so that command recognises these results and does not evaluate the
+    checkpoint again. On evaluate there is no folder: the run and step identify the weights.
+    """
+    saved = run_dir.parent
+    if saved.name == f"checkpoint-{state.global_step}" and saved.is_dir():
+        from harness.backends.hf_loading import expected_fingerprint
+
+        dtype = str(model.dtype).removeprefix("torch.")
+        return expected_fingerprint(str(saved), device=next(model.parameters()).device.type, dtype=dtype)
+    return {"backend": "hf", "model": str(Path(args.output_dir).resolve()), "step": state.global_step, "dtype": str(model.dtype)}
+
+
 @contextmanager
 def preserved_training_state(model: Any) -> Any:
     """Put the model in eval mode for the block; restore its mode and every RNG state afterwards."""
@@ -95,8 +111,7 @@ class EvalCallback(TrainerCallback):
             limit=self.limit,
             generation=self.generation,
         )
-        # The weights change every step: identify them by run and step, never reuse another step's answers.
-        fingerprint = {"backend": "hf", "model": str(Path(args.output_dir).resolve()), "step": state.global_step, "dtype": str(model.dtype)}
+        fingerprint = _fingerprint(model, run_dir, args, state)
         with preserved_training_state(model):
             backend = HFBackend(config.model, loaded=(model, tokenizer), fingerprint=fingerprint)
             result = evaluate(config, backend=backend, run_dir=run_dir)
