@@ -140,3 +140,22 @@ def test_gguf_file_loads_and_scores_like_the_converted_default(backend):
     reqs = [choice_request(s, "letter") for s in samples("letter", limit=5)]
     for a, b in zip(collect(direct.score_choices(reqs)), collect(backend.score_choices(reqs)), strict=True):
         assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs, strict=True)) < 1e-4
+
+
+def test_check_lengths_finds_prompts_over_the_context_window(backend):
+    from harness.backends.base import ChoiceRequest, GenerateRequest
+
+    window = backend.context_window()
+    assert window == 8192  # SmolLM2's max_position_embeddings
+    long = "the quick brown fox " * 2600  # about 10,400 tokens
+    reqs = [
+        GenerateRequest("a", ({"role": "user", "content": "short question"},)),
+        GenerateRequest("b", ({"role": "user", "content": long},)),
+        ChoiceRequest("c", ({"role": "user", "content": long},), ("A", "B"), "ANSWER:"),
+        GenerateRequest("d", ({"role": "user", "content": "x " * 4000},)),  # fits alone, not with 256 new tokens... nor with 8000
+    ]
+    issues = {i.index: i for i in backend.check_lengths(reqs, 256)}
+    assert set(issues) == {1, 2}
+    assert issues[1].prompt > 10_000 and issues[1].reserved == 256 and issues[1].window == window
+    assert issues[2].reserved == 1
+    assert {i.index for i in backend.check_lengths(reqs, 5000)} == {1, 2, 3}
