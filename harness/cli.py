@@ -213,6 +213,9 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    # Offline unless the user says otherwise: the harness never downloads weights or data on its own.
+    # Set HF_HUB_OFFLINE=0 to let transformers fetch a hub id that is not in the local cache.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         ns = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a one-line parse error

@@ -11,6 +11,7 @@ Metric code is not part of it: `harness score` and the reports recompute from st
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Sequence
@@ -54,6 +55,7 @@ def inputs_digest(config: EvalConfig, plans: Sequence[TaskPlan]) -> str:
         "tasks": {
             p.name: {
                 "version": p.version,
+                "args": dataclasses.asdict(p.args),
                 "scoring": p.scoring,
                 "metrics": list(p.metrics),
                 "files": {str(f): provenance.file_sha256(f) for f in p.files},

@@ -8,13 +8,14 @@ fresh run).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.config import EvalConfig
+from harness.config import EvalConfig, GenerationConfig
 from metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
 from tasks import EXAMPLE_DATA, DatasetArgs, LoadedTask, Sample, UserError, get_task, parse_dataset_args
+from tasks.registry import EXAMPLE_ARGS
 
 __all__ = ["PreparedTask", "TaskPlan", "load_task", "plan_tasks", "prepare_tasks"]
 
@@ -31,6 +32,10 @@ class TaskPlan:
     metrics: tuple[str, ...]
     files: tuple[Path, ...]
 
+    def generation(self, default: GenerationConfig) -> GenerationConfig:
+        """The run's generation settings with this dataset's `max_new_tokens` and `stop` applied."""
+        return _generation(self.args, default)
+
 
 @dataclass(frozen=True)
 class PreparedTask:
@@ -44,9 +49,26 @@ class PreparedTask:
     metrics: tuple[str, ...]
     loaded: LoadedTask
 
+    def generation(self, default: GenerationConfig) -> GenerationConfig:
+        """The run's generation settings with this dataset's `max_new_tokens` and `stop` applied."""
+        return _generation(self.args, default)
 
-def plan_tasks(config: EvalConfig, default_scoring: str) -> list[TaskPlan]:
-    """Check every dataset argument and find the files; reads no rows."""
+
+def _generation(args: DatasetArgs, default: GenerationConfig) -> GenerationConfig:
+    changes: dict[str, object] = {}
+    if args.max_new_tokens is not None:
+        changes["max_new_tokens"] = args.max_new_tokens
+    if args.stop is not None:
+        changes["stop"] = tuple(args.stop)
+    return replace(default, **changes) if changes else default  # type: ignore[arg-type]
+
+
+def plan_tasks(config: EvalConfig, default_scoring: str, offered: Collection[str] = ("letter", "cloze", "generate")) -> list[TaskPlan]:
+    """Check every dataset argument and find the files; reads no rows.
+
+    `offered` lists the MCQ scoring modes the backend can compute (an API server may lack
+    log-probabilities): the built-in data's preferred mode is used only when it is offered.
+    """
     stray = [name for name in config.dataset_args if name not in config.datasets]
     if stray:
         raise UserError(f"--dataset-args names {stray[0]!r}, which is not among --datasets ({', '.join(config.datasets)}); fix the name")
@@ -56,7 +78,11 @@ def plan_tasks(config: EvalConfig, default_scoring: str) -> list[TaskPlan]:
         raw = config.dataset_args.get(name, {})
         if not isinstance(raw, dict):
             raise UserError(f'--dataset-args: the value for {name} must be an object, e.g. {{"{name}": {{"local_path": "DIR"}}}}')
-        args = parse_dataset_args(name, {"local_path": str(EXAMPLE_DATA), **raw})
+        # The built-in data comes with the settings that suit it, unless the user sets them.
+        builtin = {} if "local_path" in raw else {"local_path": str(EXAMPLE_DATA), **EXAMPLE_ARGS.get(name, {})}
+        if builtin.get("scoring") not in (None, *offered):
+            del builtin["scoring"]
+        args = parse_dataset_args(name, {**builtin, **raw})
         if spec.kind == "mcq":
             scoring = args.scoring or ("generate" if args.multiple_correct else default_scoring)
             if args.multiple_correct and scoring != "generate":

@@ -213,9 +213,20 @@ def compare(
         _warm_up(loaded, tokenizer)
         run_dir = output / name
         t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*MatMul8bitLt.*")  # bitsandbytes warns once per matmul
-            evaluate(replace(config, model=f"{model}@{name}"), backend=backend, run_dir=run_dir)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*MatMul8bitLt.*")  # bitsandbytes warns once per matmul
+                evaluate(replace(config, model=f"{model}@{name}"), backend=backend, run_dir=run_dir, replace_stale=True)
+        except (UserError, RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
+            # A kernel missing on this device, out of memory: one variant's failure, reported in its row.
+            why = f"failed during evaluation ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''})"
+            if reference is None:
+                raise UserError(
+                    f"quant-compare: the reference variant {name} {why}; put a variant that runs here first in --quant"
+                ) from None
+            result.error = why
+            del backend, loaded
+            continue
         result.eval_seconds = time.perf_counter() - t0
         result.peak_rss_mb = _peak_rss_mb()
         result.run_dir = str(run_dir)

@@ -140,7 +140,7 @@ def score_table(results: dict[str, Any], *, detail: str = "category", min_n: int
     with_failed = any(row.get("failed") for row in results["scores"])
     columns = [
         Column("Model", drop=3), Column("Dataset"), Column("Metric"), Column("Subset"), Column("Num", numeric=True),
-        Column("Score", numeric=True), Column("Cat.0", drop=1), Column("95% CI", drop=2),
+        Column("Score", numeric=True), Column("Cat.0", drop=1 if any(r["category"] != "-" for r in rows) else 4), Column("95% CI", drop=2),
     ]  # fmt: skip
     if with_failed:
         columns.append(Column("Failed", numeric=True))
@@ -171,8 +171,10 @@ def footer(results: dict[str, Any], rows: list[dict[str, Any]] | None = None) ->
         for key, label in labels:
             if info.get(key):
                 parts.append(f"{label}: {info[key]}")
-        if info.get("stop"):
-            parts.append(f"generation stops at {info['stop']}")
+        gen = info.get("generation")
+        if gen:
+            stops = " or ".join(repr(s) for s in gen.get("stop") or [])
+            parts.append(f"at most {gen['max_new_tokens']} new tokens" + (f", stopping at {stops}" if stops else ""))
         notes.append(f"{name}: " + ", ".join(parts))
     usage = results.get("usage") or {}
     if results["model"].get("backend") == "api":  # what a hosted API bills

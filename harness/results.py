@@ -60,6 +60,7 @@ class ResultsBuilder:
                 "scoring": task.scoring,
                 "metrics": list(task.metrics),
                 "language": task.loaded.language,
+                "languages": task.loaded.languages,
                 "subsets": sorted({s.subset for s in task.loaded.samples}),
                 "files": [str(p) for p in task.loaded.files],
                 "num_samples": counts["num_samples"],
@@ -70,6 +71,9 @@ class ResultsBuilder:
                 "no_answer": counts["no_answer"],
                 "truncated": counts["truncated"],
             }
+            if task.scoring == "generate":
+                gen = task.generation(config.generation)
+                task_info[task.name]["generation"] = {"max_new_tokens": gen.max_new_tokens, "stop": list(gen.stop)}
         return {
             "schema_version": provenance.SCHEMA_VERSION,
             "harness_version": provenance.harness_version(),

@@ -70,7 +70,8 @@ def evaluate(
         # Cheap to create (a probe of the server), and its default scoring depends on what the server offers.
         backend = create_backend(config.backend, config.model, **config.model_args)
         config = replace(config, model=config.model or str(backend.fingerprint()["model"]))
-    plans = plan_tasks(config, backend.default_scoring if backend else "letter")
+    offered = (*backend.scoring_via, "generate") if backend is not None and backend.name == "api" else ("letter", "cloze", "generate")
+    plans = plan_tasks(config, backend.default_scoring if backend else "letter", offered)
     inputs = inputs_digest(config, plans)
     candidate = group.broadcast(_finished_candidate(run_dir, config, inputs) if group.is_main else None)
     if candidate is not None:
@@ -164,7 +165,7 @@ def _pending(
         if task.scoring in ("letter", "cloze")
         else [generate_request(s) for s in pending]
     )
-    issues = backend.check_lengths(requests, config.generation.max_new_tokens) if requests else None
+    issues = backend.check_lengths(requests, task.generation(config.generation).max_new_tokens) if requests else None
     if issues:
         cut = _truncation(task, pending, issues, config)
         requests = [replace(r, truncate_to=cut[i]) if i in cut else r for i, r in enumerate(requests)]
@@ -200,7 +201,7 @@ def _records(
             yield _mark(record_choice(pending[i], result, task.scoring), requests[i])
     else:
         gens = [r for r in requests if isinstance(r, GenerateRequest)]
-        for i, generation in backend.generate(gens, config.generation):
+        for i, generation in backend.generate(gens, task.generation(config.generation)):
             yield _mark(record_generation(pending[i], generation, task.scoring, task.metrics), requests[i])
 
 

@@ -36,19 +36,25 @@ RUN_FILES = ("run.json", "samples.partial.jsonl", "samples.jsonl", "results.json
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so readers never see half a file; registered secrets are masked."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(redact_secrets(text))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(redact_secrets(text))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:  # name the file the user asked for, not our temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
-def _read_json(path: Path, what: str) -> Any:
+def _read_json(path: Path, what: str) -> dict[str, Any]:
     """A small JSON file of the run folder; damage is one line naming the file and the fix."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: damaged {what} ({exc}); delete the run folder or choose another --output") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: damaged {what} (not a JSON object); delete the run folder or choose another --output")
+    return value
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ def finished_run(run_dir: Path, inputs: str) -> FinishedRun | None:
     if not (run_json.is_file() and results_json.is_file() and (run_dir / "samples.jsonl").is_file()):
         return None
     meta = _read_json(run_json, "run.json")
-    if not isinstance(meta, dict) or meta.get("inputs") != inputs:
+    if meta.get("inputs") != inputs:
         return None
     from harness.report import load_results
 
@@ -111,7 +117,7 @@ class RunStore:
         run_json = self.dir / "run.json"
         if run_json.exists():
             old = _read_json(run_json, "run.json")
-            if not isinstance(old, dict) or old.get("fingerprint") != self.fingerprint:
+            if old.get("fingerprint") != self.fingerprint:
                 if not replace_stale:
                     self.close()
                     raise UserError(

@@ -39,6 +39,8 @@ class DatasetArgs:
     scoring: Scoring | None = None
     query_prefix: str = ""
     metrics: tuple[str, ...] | None = None
+    max_new_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
 
 
 _HINTS = typing.get_type_hints(DatasetArgs)
@@ -82,4 +84,6 @@ def _coerce(task: str, key: str, value: Any, hint: Any) -> Any:
         raise UserError(f"dataset arg {key} for {task} must be {expected}, got {type(value).__name__} {value!r}")
     if hint is int and value < 0:
         raise UserError(f"dataset arg {key} for {task} must not be negative, got {value}")
+    if key == "max_new_tokens" and value < 1:
+        raise UserError(f"dataset arg max_new_tokens for {task} must be at least 1, got {value}")
     return value

@@ -32,6 +32,7 @@ class LoadedTask:
     files: list[Path]
     skipped: int = 0
     language: str = "en"
+    languages: dict[str, str] = field(default_factory=dict)  # per subset, where they differ
     notes: list[str] = field(default_factory=list)
 
 
@@ -79,22 +80,26 @@ def load_mcq(task: str, args: DatasetArgs, scoring: str) -> LoadedTask:
             skipped += bad
             files.append(dev)
             shots[subset] = [r.item for r in dev_rows[: args.few_shot_num]]
-    texts = [r.item.question for subset_rows in rows.values() for r in subset_rows]
-    language = args.language if args.language != "auto" else detect_language(texts)
-    style = mcq_style(args, language, scoring)
+    # Language (and so the template, answer cue and delimiter) is decided per subset: one folder may
+    # hold an English and a Chinese subset, as the built-in data does.
+    languages = {
+        subset: args.language if args.language != "auto" else detect_language([r.item.question for r in subset_rows])
+        for subset, subset_rows in rows.items()
+    }
+    styles = {subset: mcq_style(args, language, scoring) for subset, language in languages.items()}
     samples = [
         Sample(
             task=task,
             subset=subset,
             index=i,
             id=row.id,
-            messages=mcq_messages(row.item, style, shots[subset]),
+            messages=mcq_messages(row.item, styles[subset], shots[subset]),
             reference=",".join(row.item.answer),
             line=row.line,
             choices=row.item.choices,
             answer=row.item.answer,
-            answer_prefix=style.answer_prefix,
-            target_delimiter=style.target_delimiter,
+            answer_prefix=styles[subset].answer_prefix,
+            target_delimiter=styles[subset].target_delimiter,
             # Cloze compares option texts as plain continuations, lm-eval style, unless asked otherwise.
             chat_template=False if scoring == "cloze" and args.chat_template is None else args.chat_template,
             category=row.category,
@@ -103,7 +108,8 @@ def load_mcq(task: str, args: DatasetArgs, scoring: str) -> LoadedTask:
         for subset, subset_rows in rows.items()
         for i, row in enumerate(subset_rows)
     ]
-    return LoadedTask(samples, files, skipped, language)
+    distinct = set(languages.values())
+    return LoadedTask(samples, files, skipped, distinct.pop() if len(distinct) == 1 else "mixed", languages)
 
 
 def _dev_file(val: Path) -> Path | None:

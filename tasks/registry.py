@@ -12,9 +12,19 @@ from tasks.errors import UserError
 from tasks.mcq import LoadedTask, load_mcq, mcq_files
 from tasks.qa import load_qa, qa_files
 
-__all__ = ["EXAMPLE_DATA", "TASKS", "TaskSpec", "get_task"]
+__all__ = ["EXAMPLE_ARGS", "EXAMPLE_DATA", "TASKS", "TaskSpec", "get_task"]
 
 EXAMPLE_DATA = Path(__file__).parent / "data" / "example"
+# How the built-in data is evaluated when no local_path is given (README, "The main job"):
+# - MCQ: 50 ARC-Easy questions (English) and EvalScope's 12-question example (Chinese), scored by
+#   cloze: the 135M default model is at chance with letter scoring (0.18 on the 50) and clearly above
+#   it with cloze (0.46, 95% interval 0.33-0.60, chance 0.25).
+# - QA: EvalScope's 12 short-answer questions; answers are 2-6 characters, so generation stops at a
+#   line break or after 32 tokens instead of running on for 256.
+EXAMPLE_ARGS: dict[str, dict[str, object]] = {
+    "general_mcq": {"scoring": "cloze"},
+    "general_qa": {"max_new_tokens": 32, "stop": ["\n"]},
+}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,11 @@ from typing import Any
 FAULTS = ("429", "500", "slow", "drop", "malformed")
 
 
+def echo_logprob(token_id: int) -> float:
+    """The log-probability the server gives every prompt token in echo mode: a fixed function of its id."""
+    return -((token_id % 17) + 1) / 10
+
+
 @dataclass
 class FaultServer:
     """Start with `start()`; `url` is its /v1 base; `stop()` ends it."""
@@ -36,6 +41,7 @@ class FaultServer:
     retry_after: str = "1"
     api_key: str | None = None
     chat_logprobs: bool = False
+    echo_logprobs: bool = False
     leak: str | None = None
     in_flight: int = 0
     max_in_flight: int = 0
@@ -143,6 +149,11 @@ class FaultServer:
 
     def _answer(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         usage = {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}
+        if self.echo_logprobs and payload.get("echo") and path.endswith("/completions"):
+            prompts = payload["prompt"] if payload["prompt"] and isinstance(payload["prompt"][0], list) else [payload["prompt"]]
+            choices = [{"index": i, "text": "", "logprobs": {"token_logprobs": [None] + [echo_logprob(t) for t in p[1:]]}}
+                       for i, p in enumerate(prompts)]  # fmt: skip
+            return {"choices": choices, "usage": usage}
         if path.endswith("/completions") and "messages" not in payload:
             return {"choices": [{"index": 0, "text": f"reply to: {payload['prompt'][-20:]}"}], "usage": usage}
         question = payload["messages"][-1]["content"]

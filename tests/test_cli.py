@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, TEST_DATA, write
+from conftest import EXAMPLE_ONLY, ROOT, TEST_DATA, write
 
 from harness.cli import main
 from harness.report import load_results, render
@@ -23,13 +23,15 @@ def run_cli(args, capsys):
 
 
 def test_eval_on_builtin_example_writes_run_folder(tmp_path, capsys):
-    code, out, _ = run_cli([*FAKE, "--model", "first", "--output", str(tmp_path)], capsys)
+    code, out, _ = run_cli([*FAKE, "--model", "first", "--dataset-args", EXAMPLE_ONLY, "--output", str(tmp_path)], capsys)
     assert code == 0
     assert "general_mcq" in out and "Rouge-L-F" in out
     (run_dir,) = tmp_path.iterdir()
     results = json.loads((run_dir / "results.json").read_text())
     assert results["schema_version"] == 1 and results["model"]["fingerprint"]["model"] == "first"
-    assert {"torch", "numpy"} & set(results["packages"]) or results["packages"]
+    from importlib import metadata
+
+    assert results["packages"]["numpy"] == metadata.version("numpy") and results["harness_version"] == metadata.version("harness")
     samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 24
     mcq = [s for s in samples if s["task"] == "general_mcq"]
@@ -41,7 +43,7 @@ def test_eval_on_builtin_example_writes_run_folder(tmp_path, capsys):
 
 
 def test_golden_markdown_table(tmp_path, capsys):
-    assert run_cli([*FAKE, "--model", "first", "--output", str(tmp_path)], capsys)[0] == 0
+    assert run_cli([*FAKE, "--model", "first", "--dataset-args", EXAMPLE_ONLY, "--output", str(tmp_path)], capsys)[0] == 0
     (run_dir,) = tmp_path.iterdir()
     md = render(load_results(run_dir), "md", run_dir=run_dir)
     # The line above the table names the run (with its date); the table and its notes are fixed.
@@ -53,7 +55,8 @@ def test_golden_markdown_table(tmp_path, capsys):
 
 
 def test_report_formats(tmp_path, capsys):
-    run_cli([*FAKE, "--datasets", "general_mcq", "--output", str(tmp_path)], capsys)
+    only_mcq = json.dumps({"general_mcq": json.loads(EXAMPLE_ONLY)["general_mcq"]})
+    run_cli([*FAKE, "--datasets", "general_mcq", "--dataset-args", only_mcq, "--output", str(tmp_path)], capsys)
     (run_dir,) = tmp_path.iterdir()
     _, csv_out, _ = run_cli(["report", str(run_dir), "--format", "csv"], capsys)
     assert csv_out.splitlines()[0] == "Model,Dataset,Metric,Subset,Num,Score,Cat.0,CI low,CI high,Failed"
@@ -89,7 +92,7 @@ def test_generate_mode_counts_no_answer(tmp_path, capsys):
     table.write_text(
         '{"key": "0", "prediction": "答案：B"}\n{"key": "general_mcq/example/1", "prediction": "A) x\\nB) y"}\n', encoding="utf-8"
     )
-    args = json.dumps({"general_mcq": {"local_path": str(EXAMPLE_DATA), "scoring": "generate"}})
+    args = json.dumps({"general_mcq": {"local_path": str(EXAMPLE_DATA), "scoring": "generate", "subset_list": ["example"]}})
     code, out, _ = run_cli(
         [
             *FAKE,
@@ -115,7 +118,7 @@ def test_generate_mode_counts_no_answer(tmp_path, capsys):
 
 def test_resume_skips_done_samples_and_gives_identical_files(tmp_path, capsys):
     calls = tmp_path / "calls.txt"
-    base = [*FAKE, "--model-args", json.dumps({"calls_file": str(calls)}), "--output"]
+    base = [*FAKE, "--dataset-args", EXAMPLE_ONLY, "--model-args", json.dumps({"calls_file": str(calls)}), "--output"]
     run_cli([*base, str(tmp_path / "full")], capsys)
     (full,) = (tmp_path / "full").iterdir()
     # Simulate a kill after 10 MCQ records: keep a partial file with a torn last line.
@@ -170,3 +173,15 @@ def test_import_harness_needs_no_torch():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_the_main_job_shows_the_model_skill_and_says_how(tmp_path, capsys):
+    """Built-in data: 50 English + 12 Chinese MCQ scored by cloze, 12 QA with a stop rule; all recorded and shown."""
+    code, out, _ = run_cli([*FAKE, "--output", str(tmp_path)], capsys)
+    assert code == 0
+    (run_dir,) = tmp_path.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    mcq, qa = results["tasks"]["general_mcq"], results["tasks"]["general_qa"]
+    assert mcq["scoring"] == "cloze" and mcq["num_samples"] == 62 and mcq["languages"] == {"arc_easy": "en", "example": "zh"}
+    assert qa["generation"] == {"max_new_tokens": 32, "stop": ["\n"]}
+    assert "general_mcq: scoring=cloze" in out and "at most 32 new tokens, stopping at '\\n'" in out

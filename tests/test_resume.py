@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TEST_DATA
+from conftest import EXAMPLE_ONLY, ROOT, TEST_DATA
 
 from harness.cli import main
 
@@ -24,6 +24,8 @@ def cmd(
     run_dir: Path, *extra: str, backend: str = "fake", model_args: dict | None = None, datasets=("general_mcq", "general_qa")
 ) -> list[str]:
     args = [sys.executable, "-m", "harness", "eval", "--backend", backend, "--run-dir", str(run_dir), "--datasets", *datasets]
+    if "--dataset-args" not in extra and set(datasets) == {"general_mcq", "general_qa"}:
+        args += ["--dataset-args", EXAMPLE_ONLY]  # 12 + 12 samples
     if model_args:
         args += ["--model-args", json.dumps(model_args)]
     return args + list(extra)
@@ -157,7 +159,16 @@ def test_concurrent_run_on_same_folder_is_refused(tmp_path, capsys):
 def test_request_cache_answers_repeated_runs_without_the_backend(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
     calls = tmp_path / "calls.txt"
-    base = ["eval", "--backend", "fake", "--use-cache", "--model-args", json.dumps({"calls_file": str(calls)})]
+    base = [
+        "eval",
+        "--backend",
+        "fake",
+        "--use-cache",
+        "--dataset-args",
+        EXAMPLE_ONLY,
+        "--model-args",
+        json.dumps({"calls_file": str(calls)}),
+    ]
     assert main([*base, "--run-dir", str(tmp_path / "a")]) == 0
     first = len(calls.read_text().splitlines())
     assert first == 24

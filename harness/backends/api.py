@@ -1,4 +1,9 @@
-"""The OpenAI-compatible API backend (`--backend api --api-url URL`): `vllm serve`, SGLang, TGI, `swift deploy`, hosted APIs.
+"""The OpenAI-compatible API backend (`--backend api --api-url URL`).
+
+Tested against `vllm serve` (tests/test_vllm_backend.py) and a fault-injecting server; other
+OpenAI-compatible servers (SGLang, TGI, lmdeploy, `swift deploy`, hosted APIs) speak the same
+protocol but are not run in our tests. Requests carry only OpenAI's standard fields, plus
+whatever model arg `extra_body` adds (e.g. `{"top_k": 20}` for servers that take it).
 
 Generation goes through `/v1/chat/completions`, so the server applies its own chat template
 (samples with `chat_template: false` go to `/v1/completions` as plain text). MCQ log-likelihood
@@ -58,8 +63,12 @@ class ApiBackend:
         max_retries: int = 6,
         scoring_method: str = "auto",
         tokenizer: str | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> None:
         """Find the model name (`/v1/models`) when not given, then probe which scoring methods work."""
+        if extra_body is not None and not isinstance(extra_body, dict):
+            raise UserError('model arg extra_body must be a JSON object, e.g. {"top_k": 20}')
+        self.extra_body = dict(extra_body or {})
         if concurrency < 1:
             raise UserError(f"--concurrency {concurrency}: use 1 or more")
         if scoring_method not in METHODS:
@@ -129,7 +138,13 @@ class ApiBackend:
 
     def fingerprint(self) -> dict[str, Any]:
         """Model name, endpoint and scoring method; never the API key."""
-        return {"backend": "api", "model": self.model_name, "url": self.url, "scoring_via": dict(self.scoring_via)}
+        return {
+            "backend": "api",
+            "model": self.model_name,
+            "url": self.url,
+            "scoring_via": dict(self.scoring_via),
+            "extra_body": self.extra_body,
+        }
 
     def _echo_payload(self, ids: list[int]) -> dict[str, Any]:
         return {"model": self.model_name, "prompt": ids, "max_tokens": 1, "temperature": 0.0, "echo": True, "logprobs": 1}
@@ -205,8 +220,9 @@ class ApiBackend:
             sampling["stop"] = list(config.stop)
         if config.do_sample:
             sampling["seed"] = config.seed
-        if config.top_k > 0:
-            sampling["top_k"] = config.top_k  # not OpenAI's, but vLLM, SGLang and TGI accept it
+        # Only OpenAI's own fields are sent; servers that take more (top_k, repetition_penalty) get them from
+        # model arg extra_body, which strict APIs would otherwise reject with a final 400.
+        sampling.update(self.extra_body)
         prompts, calls = [], []
         for r in requests:
             if r.chat_template is not False:
