@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from harness.backends import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, create_backend
     from harness.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
+    from harness.notebook import Run, compare_runs, load_run
     from harness.runner import RunResult, evaluate
 
 _WHERE = {
@@ -25,6 +26,9 @@ _WHERE = {
     "DEFAULT_MODEL": "harness.config",
     "EvalConfig": "harness.config",
     "GenerationConfig": "harness.config",
+    "Run": "harness.notebook",
+    "compare_runs": "harness.notebook",
+    "load_run": "harness.notebook",
     "RunResult": "harness.runner",
     "evaluate": "harness.runner",
 }
@@ -37,9 +41,12 @@ __all__ = [
     "GenerateRequest",
     "Generation",
     "GenerationConfig",
+    "Run",
     "RunResult",
+    "compare_runs",
     "create_backend",
     "evaluate",
+    "load_run",
 ]
 
 

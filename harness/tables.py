@@ -91,11 +91,11 @@ class Table:
             table.add_row(*(row[i] for i in keep))
         console = Console(width=width, record=True, color_system=None, force_terminal=False)
         with console.capture() as capture:
-            for line in self.preamble:
-                console.print(line, markup=False, highlight=False, soft_wrap=True)
+            for line in self.preamble:  # text lines wrap at the width; table rows never do
+                console.print(line, markup=False, highlight=False)
             console.print(table)
             for note in self.notes:
-                console.print(note, markup=False, highlight=False, soft_wrap=True)
+                console.print(note, markup=False, highlight=False)
             if dropped:
                 console.print(f"(columns left out to fit {width} columns: {', '.join(dropped)}; --format md shows all)", markup=False)
         return capture.get()

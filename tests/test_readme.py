@@ -49,6 +49,8 @@ def test_every_runnable_readme_command_exits_0(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     for command in (c for c in readme_commands() if not is_template(c)):
         args = shlex.split(command)
-        proc = subprocess.run([sys.executable, "-m", "harness", *args[1:]], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness", *args[1:]], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900
+        )
         assert proc.returncode == 0, f"{command}\n{proc.stderr[-2000:]}"
     assert (tmp_path / "runs" / "report.html").is_file() and (tmp_path / "runs" / "quant" / "quant_compare.md").is_file()
