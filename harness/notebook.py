@@ -77,10 +77,10 @@ def load_run(path: str | Path) -> Run: ...
 
 
 @overload
-def load_run(path: Sequence[str | Path]) -> list[Run]: ...
+def load_run(path: list[str | Path] | list[str] | list[Path] | tuple[str | Path, ...]) -> list[Run]: ...
 
 
-def load_run(path: str | Path | Sequence[str | Path]) -> Run | list[Run]:
+def load_run(path: str | Path | list[str | Path] | list[str] | list[Path] | tuple[str | Path, ...]) -> Run | list[Run]:
     """One finished run (or a list of them, for a list of paths)."""
     if isinstance(path, str | Path):
         folder = Path(path)

@@ -87,24 +87,36 @@ def test_report_in_chromium(browser, tmp_path, capsys):
     open_report(browser, tmp_path, [first, second])
     assert browser.execute_script("return window.__xss") is None
 
-    # The score table equals results.json, row for row.
+    # The score table puts the runs side by side: R1's value, then R2's value and its difference, row for row.
     cells = browser.execute_script(
         "return [...document.querySelectorAll('#scores tbody tr')].map(tr => [...tr.cells].map(td => td.textContent))"
     )
-    expected = []
-    for run in (first, second):
-        for row in json.loads((run / "results.json").read_text())["scores"]:
-            expected.append(
-                [
-                    run.name,
-                    row["task"],
-                    row["metric"] + (" (macro)" if row["aggregation"] == "macro" else ""),
-                    row["subset"],
-                    str(row["n"]),
-                    f"{row['score']:.4f}",
-                ]
-            )
-    assert [[c[0], c[2], c[3], c[4], c[5], c[6]] for c in cells] == expected
+    head = browser.execute_script("return [...document.querySelectorAll('#scores thead th')].map(th => th.textContent)")
+    assert head == ["Dataset", "Metric", "Subset", "Cat.0", "Num", "R1", "R2", "\u0394 R2"]
+    one, two = (json.loads((run / "results.json").read_text())["scores"] for run in (first, second))
+    shown = [r for r in one if r["category"] == "-"]
+    assert len(cells) == len(shown)
+    for line, a in zip(cells, shown, strict=True):
+        b = next(r for r in two if (r["task"], r["metric"], r["subset"], r["category"]) == (a["task"], a["metric"], a["subset"], "-"))
+        assert line[:3] == [a["task"], a["metric"] + (" (macro)" if a["aggregation"] == "macro" else ""), a["subset"]]
+        assert line[5] == f"{a['score']:.4f}" and line[6] == f"{b['score']:.4f}" and line[7].startswith(f"{b['score'] - a['score']:+.4f}")
+    acc = next(line for line in cells if line[1] == "acc" and line[2] == "s1")
+    assert (
+        acc[7] == "-0.0833" and browser.execute_script("return [...document.querySelectorAll('#scores td.down')].length") >= 1
+    )  # one answer fewer right: shown as a drop, with no significance mark for a single flip
+    runs = browser.execute_script("return [...document.querySelectorAll('#runs li')].map(li => li.textContent)")
+    assert runs[0].startswith("R1 (reference): ") and "checkpoint-10" in runs[0] and runs[1].startswith("R2: ")
+
+    # Every chart legend lies inside its chart (labels R1, R2 never clipped or overlapping).
+    fit = browser.execute_script(
+        "return [...document.querySelectorAll('#charts svg')].map(svg => {"
+        "  const box = svg.getBoundingClientRect();"
+        "  const items = [...svg.querySelectorAll('g.legend text')].map(t => t.getBoundingClientRect());"
+        "  const inside = items.every(r => r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom);"
+        "  const apart = items.every((r, i) => i === 0 || r.left >= items[i - 1].right || r.top >= items[i - 1].bottom);"
+        "  return [items.length, inside, apart]; })"
+    )
+    assert fit and all(n == 2 and inside and apart for n, inside, apart in fit if n), fit
 
     # Charts: a bar chart per task and, for checkpoint runs, a line over steps.
     assert browser.execute_script("return document.querySelectorAll('#charts svg').length") == 4
@@ -121,7 +133,7 @@ def test_report_in_chromium(browser, tmp_path, capsys):
     # Filters: wrong answers of the first run; flipped samples of the second.
     browser.find_element("id", "f-text").clear()
     browser.execute_script("const s = document.getElementById('f-ok'); s.value = 'wrong'; s.dispatchEvent(new Event('change'))")
-    first_samples = [json.loads(x) for x in (first / "samples.jsonl").read_text().splitlines()]
+    first_samples = [json.loads(x) for x in (first / "samples.jsonl").read_text().split("\n") if x]
     wrong = sum(1 for s in first_samples if s["scores"].get("acc", s["scores"].get("exact_match")) == 0)
     assert len(visible_rows(browser)) == wrong
     browser.execute_script(
@@ -148,3 +160,21 @@ def test_ten_thousand_samples_stay_paginated(browser, tmp_path, capsys):
     assert visible_rows(browser)[0][0] == "51"
     browser.find_element("id", "f-text").send_keys("Question 9999 ")
     assert len(visible_rows(browser)) == 1
+
+
+@pytest.mark.browser
+def test_cjk_text_gets_a_font_or_a_note(browser, tmp_path, capsys):
+    """The page names CJK fonts; when the data holds CJK text and none is installed, it says so instead of showing boxes."""
+    from conftest import EXAMPLE_ONLY
+
+    run = tmp_path / "zh"
+    assert main(["eval", "--backend", "fake", "--dataset-args", EXAMPLE_ONLY, "--run-dir", str(run)]) == 0
+    open_report(browser, tmp_path, [run])
+    family = browser.execute_script("return getComputedStyle(document.body).fontFamily")
+    assert "Noto Sans CJK SC" in family and "Microsoft YaHei" in family
+    missing = browser.execute_script("return cjkFontMissing()")
+    assert browser.execute_script("return document.getElementById('cjk-note').hidden") == (not missing)
+    shot = tmp_path / "cjk.png"
+    browser.save_screenshot(str(shot))
+    if os.environ.get("HARNESS_SCREENSHOT_DIR"):
+        shutil.copy(shot, Path(os.environ["HARNESS_SCREENSHOT_DIR"]) / "report-cjk.png")

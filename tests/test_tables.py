@@ -99,8 +99,9 @@ def test_single_run_compare_quant_and_trend_tables_are_valid(three_runs, tmp_pat
     grid = assert_valid(md, ["Run", "Dataset", "Metric", "Subset", "Num", "Base", "New", "Delta", "95% CI", "p", "Verdict"], 2 * 14)
     assert "Base run0: " in md and "New run2: " in md and grid[1][0] == "run1"
     report = QuantReport("fp32", [
-        VariantResult("fp32", metrics=[{"task": "t", "metric": "acc", "n": 5, "reference": 0.5, "score": 0.5, "delta": 0.0, "ci_low": 0.0,
-                                        "ci_high": 0.0, "p_value": 1.0, "test": "mcnemar"}], agreement=1.0, mean_abs_dlogp=0.0, mean_kl=0.0),
+        VariantResult("fp32", metrics=[{"task": "t", "metric": "acc", "n": 5, "reference": 0.5, "score": 0.5, "delta": 0.0,
+                                        "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0, "test": "mcnemar"}],
+                      agreement=1.0, mean_abs_dlogp=0.0, mean_kl=0.0),
         VariantResult("int4", error="needs a | CUDA device"),
     ], "out")  # fmt: skip
     grid = assert_valid(render_quant(report, "md"), [c.name for c in __import__("harness.quantization", fromlist=["COLUMNS"]).COLUMNS], 2)

@@ -75,7 +75,7 @@ function lineChart(task) {
   const maxStep = Math.max(...points.map(p => p[0])), minStep = Math.min(...points.map(p => p[0]));
   const x = s => pad + (maxStep === minStep ? 0 : (s - minStep) / (maxStep - minStep)) * (w - 2 * pad);
   const y = v => h - pad - v * (h - 2 * pad);
-  const svg = el("svg:svg", { width: w, height: h, role: "img" });
+  const svg = el("svg:svg", { width: w + 40, height: h, role: "img" });  // room on the right for the last value label
   svg.appendChild(el("svg:text", { x: 0, y: 12 }, task + ": " + metric + " by step"));
   svg.appendChild(el("svg:polyline", { points: points.map(p => x(p[0]) + "," + y(p[1])).join(" "), fill: "none", stroke: COLORS[0] }));
   for (const [s, v] of points) {
