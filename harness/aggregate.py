@@ -4,7 +4,8 @@ Rows: one per (metric, subset), one per (metric, subset, category) when the data
 category column, and, with two or more subsets, OVERALL rows: micro (pooled over all samples)
 and macro (mean of subset scores). Each row has n and a 95% interval.
 Failed samples (no answer from an API) have no score: they are left out of n and counted in
-each row's `failed`. A sample without some metric counts 0 for it.
+each row's `failed`. A sample without some metric counts 0 for it; one whose score is None for a
+metric (a failed judgement) is left out of that metric's n.
 
 Scores are accumulated one sample at a time into arrays of floats (8 bytes a value), so a run
 of any size is aggregated without holding its records.
@@ -13,13 +14,13 @@ of any size is aggregated without holding its records.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from metrics.aggregate import Score, summarize, summarize_macro
 
-__all__ = ["ScoreAccumulator", "score_rows"]
+__all__ = ["ScoreAccumulator", "corpus_rows", "score_rows"]
 
 
 @dataclass
@@ -31,12 +32,14 @@ class _Group:
     values: dict[str, array[float]] = field(default_factory=dict)
     categories: dict[str, _Group] = field(default_factory=dict)
 
-    def add(self, scores: Mapping[str, float]) -> None:
+    def add(self, scores: Mapping[str, float | None]) -> None:
         for name in scores:
             if name not in self.values:
                 self.values[name] = array("d", bytes(8 * self.n))  # earlier samples lacked it: 0
         for name, column in self.values.items():
-            column.append(float(scores.get(name, 0.0)))
+            value = scores.get(name, 0.0)
+            if value is not None:  # None: this sample has no such score (a failed judgement), so it is left out
+                column.append(float(value))
         self.n += 1
 
     def column(self, metric: str) -> array[float]:
@@ -107,3 +110,21 @@ def score_rows(task: str, records: Iterable[Mapping[str, Any]], seed: int = 0) -
     for rec in records:
         acc.add(rec["subset"], rec.get("category"), bool(rec.get("failed")), rec["scores"])
     return acc.rows(task, seed)
+
+
+def corpus_rows(
+    task: str, metric: str, pairs: Mapping[str, Sequence[tuple[str, str]]], *, tokenize: str | None = None, seed: int = 0
+) -> tuple[list[dict[str, Any]], str]:
+    """Rows of a corpus metric (sacrebleu, chrf) per subset, and OVERALL pooled when there are several; and its signature."""
+    from metrics.corpus import corpus_score
+
+    groups = list(pairs.items())
+    if len(groups) > 1:
+        groups.append(("OVERALL", [p for subset_pairs in pairs.values() for p in subset_pairs]))
+    rows, signature = [], ""
+    for subset, subset_pairs in groups:
+        result = corpus_score(metric, [p for p, _ in subset_pairs], [r for _, r in subset_pairs], tokenize=tokenize, seed=seed)
+        signature = result.signature
+        rows.append({"failed": 0, "task": task, "metric": metric, "subset": subset, "category": "-", "aggregation": "corpus",
+                     "n": result.n, "score": result.value, "ci_low": result.ci_low, "ci_high": result.ci_high})  # fmt: skip
+    return rows, signature

@@ -32,6 +32,12 @@ def _json_arg(text: str, flag: str) -> dict[str, Any]:
     return value
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub: argparse.ArgumentParser = action.choices[name]
+    return sub
+
+
 def _parser() -> argparse.ArgumentParser:
     from harness.quant_methods import METHODS
     from metrics.qa import QA_METRICS
@@ -75,10 +81,12 @@ def _eval(ns: argparse.Namespace) -> int:
     if not result.main:
         return 0  # torchrun: rank 0 writes the reports and prints the table
     if not result.reused:  # a finished run is reported as it is: nothing in its folder is written again
+        from harness.config_file import CONFIG_FILE, settings_yaml
         from harness.store import atomic_write_text
 
         for fmt, name in (("md", "report.md"), ("csv", "report.csv")):
             atomic_write_text(result.run_dir / name, render(result.results, fmt, run_dir=result.run_dir))
+        atomic_write_text(result.run_dir / CONFIG_FILE, settings_yaml(ns))
     sys.stdout.write(render(result.results, "table", run_dir=result.run_dir))
     sys.stdout.write(f"run folder: {result.run_dir}{' (finished earlier; nothing recomputed)' if result.reused else ''}\n")
     failed = sum(info.get("failed", 0) for info in result.results["tasks"].values())
@@ -194,6 +202,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = streams
 
 
+def _list(ns: argparse.Namespace) -> int:
+    from harness.tables import Column, Table
+
+    if ns.what == "tasks":
+        from tasks.registry import TASKS
+
+        rows = [[t.name, t.kind, str(t.version), t.description] for t in TASKS.values()]
+        table = Table([Column("name"), Column("kind"), Column("version", numeric=True), Column("what it reads and scores")], rows)
+    elif ns.what == "metrics":
+        from harness.metric_catalog import metric_rows
+
+        table = Table([Column("name"), Column("for"), Column("what it is")], metric_rows())
+    elif ns.what == "quant":
+        from harness.quant_methods import METHODS
+
+        rows = [
+            [name, what, " ".join(packages) or "-", "CUDA" if cuda else "CPU or GPU"] for name, (what, packages, cuda) in METHODS.items()
+        ]
+        table = Table([Column("name"), Column("what it is"), Column("needs"), Column("runs on")], rows)
+    else:
+        from harness.backends import BACKEND_INFO, BACKENDS
+
+        rows = [[name, BACKEND_INFO[name], f"harness[{extra}]" if extra else "-"] for name, (_, _, extra) in BACKENDS.items()]
+        table = Table([Column("name"), Column("what it is"), Column("install")], rows)
+    sys.stdout.write(table.terminal())
+    return 0
+
+
 _COMMANDS = {
     "eval": "_eval",
     "eval-checkpoints": "_eval_checkpoints",
@@ -201,6 +237,7 @@ _COMMANDS = {
     "compare": "_compare",
     "report": "_report",
     "score": "_score",
+    "list": "_list",
 }
 
 
@@ -216,10 +253,19 @@ def _main(argv: Sequence[str] | None) -> int:
     # Offline unless the user says otherwise: the harness never downloads weights or data on its own.
     # Set HF_HUB_OFFLINE=0 to let transformers fetch a hub id that is not in the local cache.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = _parser()
     try:
-        ns = _parser().parse_args(argv)
+        ns = parser.parse_args(argv)
+        if ns.command == "eval" and ns.config is not None:
+            from harness.config_file import apply_config_file
+
+            apply_config_file(_subparser(parser, "eval"), ns.config)
+            ns = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a one-line parse error
         return exc.code if isinstance(exc.code, int) else INPUT_ERROR
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return INPUT_ERROR
     previous = signal.getsignal(signal.SIGTERM)
     in_main_thread = threading.current_thread() is threading.main_thread()
     if in_main_thread:

@@ -121,6 +121,8 @@ def _generation(p: argparse.ArgumentParser) -> None:
 
 def _eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ev = sub.add_parser("eval", help="evaluate a model on datasets and write a run folder", formatter_class=_Help)
+    ev.add_argument("--config", type=Path, default=None, metavar="FILE.yaml",
+                    help="settings from a YAML file (keys: these flags' names; flags given here win); runs keep theirs")  # fmt: skip
     ev.add_argument("--model", default=None,
                     help=f"model folder, .gguf file, PEFT adapter folder, hub id in the local cache, or alias; "
                          f"default {DEFAULT_MODEL} (fake backend: hash, first or table:FILE)")  # fmt: skip
@@ -211,6 +213,11 @@ def _quant(sub: argparse._SubParsersAction, quant_names: tuple[str, ...]) -> Non
     qc.add_argument("--format", choices=("table", "md", "csv"), default="table", help="output format")
 
 
+def _list(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    ls = sub.add_parser("list", help="list datasets, metrics, quantization methods or backends", formatter_class=_Help)
+    ls.add_argument("what", choices=("tasks", "metrics", "quant", "backends"), help="what to list")
+
+
 def build_parser(*, metric_names: tuple[str, ...], quant_names: tuple[str, ...]) -> argparse.ArgumentParser:
     """The whole command line; the names of metrics and quantization methods come from their registries."""
     parser = _Parser(
@@ -227,4 +234,5 @@ def build_parser(*, metric_names: tuple[str, ...], quant_names: tuple[str, ...])
     _score(sub, metric_names)
     _checkpoints(sub)
     _quant(sub, quant_names)
+    _list(sub)
     return parser

@@ -181,7 +181,7 @@ def _rows(
         a, b = base[key], new[key]
         subsets[a["task"]].add(a["subset"])
         for metric in a["scores"]:
-            if metric in b["scores"]:
+            if a["scores"][metric] is not None and b["scores"].get(metric) is not None:  # both scored (no failed judgement)
                 groups[(a["task"], metric, a["subset"])].append(key)
                 groups[(a["task"], metric, "OVERALL")].append(key)
     rows = []

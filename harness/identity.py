@@ -21,6 +21,7 @@ from typing import Any
 from harness import provenance
 from harness.backends.base import Backend
 from harness.config import EvalConfig
+from harness.judge import parse_judge_args
 from harness.prepare import TaskPlan
 
 __all__ = ["NOT_IDENTITY", "backend_digest", "code_digest", "inputs_digest", "run_digest"]
@@ -59,6 +60,7 @@ def inputs_digest(config: EvalConfig, plans: Sequence[TaskPlan]) -> str:
                 "scoring": p.scoring,
                 "metrics": list(p.metrics),
                 "files": {str(f): provenance.file_sha256(f) for f in p.files},
+                "judge_template": parse_judge_args(p.name, p.args.judge_args).template_sha256 if p.args.judge_args else None,
             }
             for p in plans
         },

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.config import EvalConfig, GenerationConfig
+from harness.judge import JUDGE_METRIC, parse_judge_args
+from metrics.corpus import CORPUS_METRICS
 from metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
 from tasks import EXAMPLE_DATA, DatasetArgs, LoadedTask, Sample, UserError, get_task, parse_dataset_args
 from tasks.registry import EXAMPLE_ARGS
@@ -91,9 +93,14 @@ def plan_tasks(config: EvalConfig, default_scoring: str, offered: Collection[str
         else:
             scoring = "generate"
             metrics = args.metrics or DEFAULT_QA_METRICS
-            unknown = [m for m in metrics if m not in QA_METRICS]
+            known = (*QA_METRICS, *CORPUS_METRICS, JUDGE_METRIC)
+            unknown = [m for m in metrics if m not in known]
             if unknown:
-                raise UserError(f"{name}: unknown metric {unknown[0]!r} (known: {', '.join(QA_METRICS)})")
+                raise UserError(f"{name}: unknown metric {unknown[0]!r} (known: {', '.join(known)})")
+            if (JUDGE_METRIC in metrics) != (args.judge_args is not None):
+                raise UserError(f'{name}: the "judge" metric and dataset arg judge_args go together: give both or neither')
+            if args.judge_args is not None:
+                parse_judge_args(name, args.judge_args)  # every mistake in judge_args surfaces before any work
         plans.append(TaskPlan(name, spec.kind, spec.version, args, scoring, metrics, tuple(spec.files(name, args))))
     return plans
 

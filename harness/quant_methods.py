@@ -24,6 +24,7 @@ METHODS: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "torchao-int8": ("torchao Int8WeightOnlyConfig", ("torchao",), False),
     "torchao-int4": ("torchao Int4WeightOnlyConfig", ("torchao",), True),
     "hqq-4bit": ("HQQ 4-bit through transformers", ("hqq",), False),
+    "eetq": ("EETQ int8 weight-only (EetqConfig)", ("eetq",), True),
 }
 
 
@@ -34,11 +35,11 @@ def load_kwargs(method: str, device: str) -> dict[str, Any]:
     if method not in METHODS:
         raise UserError(f"unknown quantization {method!r} (known: {', '.join(METHODS)}; pre-quantized checkpoints: --variant NAME=PATH)")
     what, packages, cuda = METHODS[method]
+    if cuda and not device.startswith("cuda"):  # said first: installing the package would not help here
+        raise UserError(f"{method} ({what}) needs a CUDA device; this run is on {device}")
     missing = [p for p in packages if importlib.util.find_spec(p) is None]
     if missing:
         raise UserError(f"{method} ({what}) needs {' '.join(missing)}: pip install {' '.join(missing)}")
-    if cuda and not device.startswith("cuda"):
-        raise UserError(f"{method} ({what}) needs a CUDA device; this run is on {device}")
     compute = torch.float32 if device == "cpu" else torch.bfloat16
     if method in ("fp32", "bf16", "fp16"):
         return {"dtype": {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[method]}
@@ -59,6 +60,10 @@ def load_kwargs(method: str, device: str) -> dict[str, Any]:
 
         quant = Int8WeightOnlyConfig() if method == "torchao-int8" else Int4WeightOnlyConfig()
         return {"quantization_config": TorchAoConfig(quant), "dtype": compute}
+    if method == "eetq":
+        from transformers import EetqConfig
+
+        return {"quantization_config": EetqConfig("int8"), "dtype": torch.float16}  # EETQ's kernels take fp16 activations
     from transformers import HqqConfig
 
     return {"quantization_config": HqqConfig(nbits=4), "dtype": compute}

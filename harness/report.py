@@ -176,6 +176,13 @@ def footer(results: dict[str, Any], rows: list[dict[str, Any]] | None = None) ->
             stops = " or ".join(repr(s) for s in gen.get("stop") or [])
             parts.append(f"at most {gen['max_new_tokens']} new tokens" + (f", stopping at {stops}" if stops else ""))
         notes.append(f"{name}: " + ", ".join(parts))
+        for metric, signature in (info.get("sacrebleu") or {}).items():
+            notes.append(f"{name}: {metric} is a corpus score (0-100) by sacrebleu, signature {signature}")
+        judge = info.get("judge")
+        if judge:
+            failed = f"; failed judgements: {info.get('judge_failed', 0)}" if info.get("judge_failed") else ""
+            low, high = judge["scale"]
+            notes.append(f"{name}: judge = {judge['model']} (template {judge['template']}, scale {low:g}-{high:g}, mapped to 0-1){failed}")
     usage = results.get("usage") or {}
     if results["model"].get("backend") == "api":  # what a hosted API bills
         notes.append(f"tokens: {usage.get('prompt_tokens', 0)} prompt, {usage.get('completion_tokens', 0)} completion")

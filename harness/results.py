@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import provenance
-from harness.aggregate import ScoreAccumulator
+from harness.aggregate import ScoreAccumulator, corpus_rows
 from harness.backends.base import Backend
 from harness.config import EvalConfig
 from harness.prepare import PreparedTask
@@ -25,8 +25,11 @@ __all__ = ["ResultsBuilder"]
 class ResultsBuilder:
     """Collects the few fields of each record that results.json is computed from."""
 
-    def __init__(self) -> None:
-        """Nothing seen yet."""
+    def __init__(self, corpus: dict[str, tuple[str, ...]] | None = None, judges: dict[str, dict[str, Any]] | None = None) -> None:
+        """Nothing seen yet; `corpus` names each task's corpus metrics (their predictions are kept), `judges` each task's judge."""
+        self._corpus_metrics = {task: metrics for task, metrics in (corpus or {}).items() if metrics}
+        self._pairs: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
+        self._judges = judges or {}
         self._scores: dict[str, ScoreAccumulator] = defaultdict(ScoreAccumulator)
         self._counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._first_error: dict[str, str] = {}
@@ -41,11 +44,27 @@ class ResultsBuilder:
         counts["num_samples"] += 1
         for flag in ("failed", "no_answer", "truncated"):
             counts[flag] += bool(rec.get(flag))
+        verdict = rec.get("judge")
+        if verdict and verdict.get("score") is None and not rec.get("failed"):
+            counts["judge_failed"] += 1
+            counts["judge_retry"] += bool(verdict.get("retry"))
+        if task in self._corpus_metrics and not rec.get("failed"):
+            self._pairs[task][rec["subset"]].append((rec.get("prediction") or "", str(rec.get("reference", ""))))
         if rec.get("failed") and task not in self._first_error:
             self._first_error[task] = str(rec.get("error"))
         tokens = rec.get("tokens") or {}
         self.prompt_tokens += int(tokens.get("prompt", 0))
         self.completion_tokens += int(tokens.get("completion", 0))
+
+    def _corpus_rows(self, task: PreparedTask, scores: list[dict[str, Any]], seed: int) -> dict[str, str]:
+        """Corpus BLEU / chrF rows of a task, added to `scores`; returns their sacrebleu signatures."""
+        signatures: dict[str, str] = {}
+        for metric in self._corpus_metrics.get(task.name, ()):
+            rows, signatures[metric] = corpus_rows(
+                task.name, metric, self._pairs.get(task.name, {}), tokenize=task.args.sacrebleu_tokenize, seed=seed
+            )
+            scores.extend(rows)
+        return signatures
 
     def build(self, config: EvalConfig, tasks: Sequence[PreparedTask], backend: Backend, *, started: str, seconds: float) -> dict[str, Any]:
         """The whole results.json."""
@@ -53,6 +72,7 @@ class ResultsBuilder:
         task_info: dict[str, Any] = {}
         for task in tasks:
             scores.extend(self._scores[task.name].rows(task.name, config.seed))
+            signatures = self._corpus_rows(task, scores, config.seed)
             counts = self._counts[task.name]
             task_info[task.name] = {
                 "version": task.version,
@@ -71,6 +91,12 @@ class ResultsBuilder:
                 "no_answer": counts["no_answer"],
                 "truncated": counts["truncated"],
             }
+            if signatures:
+                task_info[task.name]["sacrebleu"] = signatures
+            if task.name in self._judges:
+                task_info[task.name]["judge"] = self._judges[task.name]
+                task_info[task.name]["judge_failed"] = counts["judge_failed"]
+                task_info[task.name]["judge_retry"] = counts["judge_retry"]
             if task.scoring == "generate":
                 gen = task.generation(config.generation)
                 task_info[task.name]["generation"] = {"max_new_tokens": gen.max_new_tokens, "stop": list(gen.stop)}

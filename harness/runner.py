@@ -23,10 +23,12 @@ from harness.cache import CachedBackend
 from harness.config import EvalConfig, cache_root
 from harness.distributed import Group, balanced_shards, current_group, in_rounds, local_rank
 from harness.identity import backend_digest, inputs_digest
+from harness.judge import Judge, parse_judge_args
 from harness.prepare import PreparedTask, TaskPlan, load_task, plan_tasks, prepare_tasks
 from harness.results import ResultsBuilder
 from harness.scoring import choice_request, generate_request, record_choice, record_generation
 from harness.store import FinishedRun, RunStore, finished_run
+from metrics.corpus import CORPUS_METRICS
 from tasks import Sample, UserError
 
 __all__ = ["PreparedTask", "RunResult", "evaluate", "prepare_tasks"]
@@ -91,11 +93,15 @@ def evaluate(
     try:
         done = _open(store, group, replace_stale)
         work = [_pending(task, done, backend, config) for task in tasks]  # every length checked before any work
+        judges = _judges(tasks, config) if group.is_main else {}  # a judge server that is down stops the run here
         for task, pending, requests in work:
             _run_task(task, pending, requests, backend, config, store, group, progress if group.is_main else None)
+            if task.name in judges:
+                _judge_task(task, judges[task.name], store, progress)
         if not group.is_main:
             return RunResult(run_dir, {}, main=False)
-        builder = ResultsBuilder()
+        corpus = {t.name: tuple(m for m in t.metrics if m in CORPUS_METRICS) for t in tasks}
+        builder = ResultsBuilder(corpus, {name: judge.describe() for name, judge in judges.items()})
         store.finalize((s.key for t in tasks for s in t.loaded.samples), builder.add)
         results = builder.build(config, tasks, backend, started=started, seconds=time.perf_counter() - t0)
         results["world_size"] = group.world
@@ -104,6 +110,24 @@ def evaluate(
         store.close()
         group.close()
     return RunResult(run_dir, results)
+
+
+def _judges(tasks: Sequence[PreparedTask], config: EvalConfig) -> dict[str, Judge]:
+    """A judge for each task that asks for one (harness.judge)."""
+    return {t.name: Judge(parse_judge_args(t.name, t.args.judge_args), use_cache=config.use_cache) for t in tasks if t.args.judge_args}
+
+
+def _judge_task(task: PreparedTask, judge: Judge, store: RunStore, progress: Progress | None) -> None:
+    """Judge every answer of the task that has no judgement yet (or whose judge request failed); each stored at once."""
+    keys = {s.key for s in task.loaded.samples}
+    waiting = [store.read(key) for key in sorted(store.needs_judge & keys)]
+    label = f"{task.name} (judge)"
+    if progress and waiting:
+        progress(label, 0, len(waiting))
+    for n, record in enumerate(judge.judge(waiting), start=1):
+        store.append(record)
+        if progress:
+            progress(label, n, len(waiting))
 
 
 def _finished_candidate(run_dir: Path | None, config: EvalConfig, inputs: str) -> FinishedRun | None:

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.aggregate import score_rows
+from harness.aggregate import corpus_rows, score_rows
+from metrics.corpus import CORPUS_METRICS
 from metrics.qa import QA_METRICS, score_pair
 from tasks.errors import DataError, UserError
 from tasks.files import read_jsonl
@@ -16,9 +17,11 @@ __all__ = ["score_pairs_file"]
 
 def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score every line; returns (results in run format, per-line records with their scores)."""
-    unknown = [m for m in metrics if m not in QA_METRICS]
+    known = (*QA_METRICS, *CORPUS_METRICS)
+    unknown = [m for m in metrics if m not in known]
     if unknown:
-        raise UserError(f"unknown metric {unknown[0]!r} (known: {', '.join(QA_METRICS)})")
+        raise UserError(f"unknown metric {unknown[0]!r} (known: {', '.join(known)})")
+    per_sample = [m for m in metrics if m in QA_METRICS]
     records = []
     for rec in read_jsonl(path, exact_numbers=False):
         if isinstance(rec, DataError):
@@ -28,12 +31,19 @@ def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[dic
             if field not in obj:
                 raise DataError(path, f'no "{field}" field', line=rec.line, fix='each line needs "prediction" and "reference"')
         pred = "" if obj["prediction"] is None else str(obj["prediction"])
-        scores = score_pair(pred, str(obj["reference"]), metrics)
+        scores = score_pair(pred, str(obj["reference"]), per_sample)
         records.append({**obj, **scores, "subset": str(obj.get("subset", path.stem)), "scores": scores})
     if not records:
         raise DataError(path, "no lines to score", fix='one {"prediction": ..., "reference": ...} per line')
     rows = score_rows("score", records, seed)
-    results = {"model": {"name": path.name}, "tasks": {"score": {"scoring": "external predictions"}}, "scores": rows}
+    info: dict[str, Any] = {"scoring": "external predictions"}
+    pairs: dict[str, list[tuple[str, str]]] = {}
+    for line in records:
+        pairs.setdefault(line["subset"], []).append(("" if line["prediction"] is None else str(line["prediction"]), str(line["reference"])))
+    for metric in (m for m in metrics if m in CORPUS_METRICS):
+        corpus, info.setdefault("sacrebleu", {})[metric] = corpus_rows("score", metric, pairs, seed=seed)
+        rows.extend(corpus)
+    results = {"model": {"name": path.name}, "tasks": {"score": info}, "scores": rows}
     per_line = [{k: v for k, v in r.items() if k != "scores"} for r in records]
     return results, per_line
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
 from harness.extract import extract_letters
+from harness.judge import JUDGE_METRIC
 from metrics.accuracy import is_correct
-from metrics.qa import score_pair
+from metrics.qa import QA_METRICS, score_pair
 from tasks.sample import Sample
 
 __all__ = ["choice_request", "generate_request", "record_choice", "record_generation"]
@@ -100,5 +101,7 @@ def record_generation(sample: Sample, gen: Generation, mode: str, metrics: Seque
         rec.update(chosen=list(chosen), extraction=rule, answer=list(sample.answer), no_answer=not chosen)
         rec["scores"] = {"acc": is_correct(chosen, sample.answer)}
     else:
-        rec["scores"] = score_pair(text, sample.reference, metrics)
+        rec["scores"] = score_pair(text, sample.reference, [m for m in metrics if m in QA_METRICS])
+        if JUDGE_METRIC in metrics:
+            rec["judge_pending"] = True  # judged right after the task's generations (harness.judge)
     return rec

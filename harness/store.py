@@ -77,7 +77,7 @@ def finished_run(run_dir: Path, inputs: str) -> FinishedRun | None:
     from harness.report import load_results
 
     results = load_results(run_dir)
-    if any(info.get("failed") for info in results["tasks"].values()):
+    if any(info.get("failed") or info.get("judge_retry") for info in results["tasks"].values()):
         return None
     return FinishedRun(run_dir, str(meta.get("fingerprint")), results)
 
@@ -95,6 +95,7 @@ class RunStore:
         self._offsets: dict[str, tuple[int, int]] = {}
         self._end = 0
         self._synced = 0.0
+        self.needs_judge: set[str] = set()  # records stored before their judgement (or whose judge request failed)
 
     @property
     def partial_path(self) -> Path:
@@ -157,6 +158,7 @@ class RunStore:
                 held_back += 1
             self._offsets[rec["key"]] = (offset, len(raw))
             done[rec["key"]] = bool(rec.get("failed"))
+            self._track_judge(rec)
         if good_end < self.partial_path.stat().st_size:
             with self.partial_path.open("r+b") as f:
                 f.truncate(good_end)
@@ -177,10 +179,28 @@ class RunStore:
         self._partial.flush()
         self._offsets[record["key"]] = (self._end, len(data))
         self._end += len(data)
+        self._track_judge(record)
         now = time.monotonic()
         if now - self._synced >= SYNC_SECONDS:
             os.fsync(self._partial.fileno())
             self._synced = now
+
+    def _track_judge(self, record: dict[str, Any]) -> None:
+        if record.get("judge_pending") or (record.get("judge") or {}).get("retry"):
+            self.needs_judge.add(record["key"])
+        else:
+            self.needs_judge.discard(record["key"])
+
+    def read(self, key: str) -> dict[str, Any]:
+        """The stored record of `key` (read back from disk: records are not kept in memory)."""
+        assert self._partial is not None, "open() first"
+        self._partial.flush()
+        offset, length = self._offsets[key]
+        with self.partial_path.open("rb") as f:
+            f.seek(offset)
+            record = loads_record(f.read(length))
+        assert record is not None, f"record {key} changed on disk"
+        return record
 
     def finalize(self, keys: Iterable[str], consume: Callable[[dict[str, Any]], None]) -> None:
         """Write `samples.jsonl` in the order of `keys`, passing each record to `consume` (results are built from it)."""

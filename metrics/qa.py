@@ -12,7 +12,7 @@ from metrics import match
 from metrics.bleu import bleu_scores
 from metrics.rouge import rouge_scores
 
-__all__ = ["DEFAULT_QA_METRICS", "QA_METRICS", "score_pair"]
+__all__ = ["DEFAULT_QA_METRICS", "METRIC_INFO", "QA_METRICS", "score_pair"]
 
 QA_METRICS: dict[str, Callable[[str, str], dict[str, float]]] = {
     "bleu": bleu_scores,
@@ -22,6 +22,13 @@ QA_METRICS: dict[str, Callable[[str, str], dict[str, float]]] = {
     "numeric_match": lambda p, r: {"numeric_match": match.numeric_match(p, r)},
 }
 DEFAULT_QA_METRICS = ("bleu", "rouge")
+METRIC_INFO = {
+    "bleu": "BLEU-1..4 per sample, EvalScope's variant (jieba words for Chinese, nltk sentence_bleu, no smoothing)",
+    "rouge": "ROUGE-1/2/L recall, precision, F1 per sample (rouge_chinese on jieba words for CJK, Google rouge-score otherwise)",
+    "exact_match": "1 when the normalised prediction equals the reference",
+    "contains": "1 when the normalised prediction contains the reference",
+    "numeric_match": "1 when the first number in the prediction equals the reference's",
+}
 
 
 def score_pair(prediction: str, reference: str, metrics: Sequence[str] = DEFAULT_QA_METRICS) -> dict[str, float]:

@@ -41,6 +41,8 @@ class DatasetArgs:
     metrics: tuple[str, ...] | None = None
     max_new_tokens: int | None = None
     stop: tuple[str, ...] | None = None
+    judge_args: dict[str, Any] | None = None
+    sacrebleu_tokenize: str | None = None
 
 
 _HINTS = typing.get_type_hints(DatasetArgs)
@@ -72,6 +74,10 @@ def _coerce(task: str, key: str, value: Any, hint: Any) -> Any:
             allowed = ", ".join(repr(o) for o in options)
             raise UserError(f"dataset arg {key} for {task} must be one of {allowed}, got {value!r}")
         return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"dataset arg {key} for {task} must be an object, got {type(value).__name__} {value!r}")
+        return dict(value)
     if origin is tuple:
         if isinstance(value, str):
             value = [value]

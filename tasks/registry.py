@@ -36,11 +36,21 @@ class TaskSpec:
     version: int
     load: Callable[[str, DatasetArgs, str], LoadedTask]
     files: Callable[[str, DatasetArgs], list[Path]]
+    description: str = ""
 
 
 TASKS: dict[str, TaskSpec] = {
-    "general_mcq": TaskSpec("general_mcq", "mcq", 1, load_mcq, mcq_files),
-    "general_qa": TaskSpec("general_qa", "qa", 1, lambda name, args, _scoring: load_qa(name, args), qa_files),
+    "general_mcq": TaskSpec(
+        "general_mcq", "mcq", 1, load_mcq, mcq_files, "{subset}_val.csv (+ _dev.csv few-shot pool): id,question,A,B,...,answer; accuracy"
+    ),
+    "general_qa": TaskSpec(
+        "general_qa",
+        "qa",
+        1,
+        lambda name, args, _scoring: load_qa(name, args),
+        qa_files,
+        "{subset}.jsonl: query/response, history, messages or share-gpt lines; BLEU, ROUGE and more",
+    ),
 }
 
 

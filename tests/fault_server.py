@@ -26,6 +26,11 @@ from typing import Any
 FAULTS = ("429", "500", "slow", "drop", "malformed")
 
 
+def judge_score(answer: str) -> int:
+    """The score (1-10) the server's judge gives an answer: a fixed function of its length."""
+    return len(answer) % 10 + 1
+
+
 def echo_logprob(token_id: int) -> float:
     """The log-probability the server gives every prompt token in echo mode: a fixed function of its id."""
     return -((token_id % 17) + 1) / 10
@@ -42,6 +47,7 @@ class FaultServer:
     api_key: str | None = None
     chat_logprobs: bool = False
     echo_logprobs: bool = False
+    judge_requests: int = 0
     leak: str | None = None
     in_flight: int = 0
     max_in_flight: int = 0
@@ -157,6 +163,11 @@ class FaultServer:
         if path.endswith("/completions") and "messages" not in payload:
             return {"choices": [{"index": 0, "text": f"reply to: {payload['prompt'][-20:]}"}], "usage": usage}
         question = payload["messages"][-1]["content"]
+        if "Answer to grade:" in question:  # a judge request (harness.judge's template): score = a function of the answer
+            self.judge_requests += 1
+            answer = question.split("Answer to grade:\n", 1)[1].split("\n\nRate the answer", 1)[0]
+            reply = "I would rather not say." if "UNPARSEABLE" in answer else f"Rationale: graded by length.\nScore: {judge_score(answer)}"
+            return {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}], "usage": usage}
         if self.chat_logprobs and payload.get("logprobs"):
             top = [{"token": " B", "logprob": -0.1}, {"token": " A", "logprob": -2.5}, {"token": "A", "logprob": -3.0}]
             content = [

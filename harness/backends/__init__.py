@@ -9,7 +9,17 @@ from typing import Any
 from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, collect
 from tasks.errors import UserError
 
-__all__ = ["BACKENDS", "Backend", "ChoiceRequest", "ChoiceResult", "GenerateRequest", "Generation", "collect", "create_backend"]
+__all__ = [
+    "BACKENDS",
+    "BACKEND_INFO",
+    "Backend",
+    "ChoiceRequest",
+    "ChoiceResult",
+    "GenerateRequest",
+    "Generation",
+    "collect",
+    "create_backend",
+]
 
 # name -> (module, class, pip extra that provides its libraries)
 BACKENDS: dict[str, tuple[str, str, str | None]] = {
@@ -17,6 +27,12 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "hf": ("harness.backends.hf", "HFBackend", "hf"),
     "vllm": ("harness.backends.vllm", "VLLMBackend", "vllm"),
     "api": ("harness.backends.api", "ApiBackend", "api"),
+}
+BACKEND_INFO = {
+    "hf": "transformers on CPU or GPU: letter/cloze scoring by log-likelihood, batched generation; torchrun data parallel",
+    "vllm": "the offline vLLM engine: prompt log-probabilities and generation, tensor/pipeline/data parallel",
+    "api": "an OpenAI-compatible server (--api-url): concurrency, retries, echo or top-logprob scoring",
+    "fake": "deterministic answers without a model (hash, first, table:FILE), for tests and dry runs",
 }
 
 

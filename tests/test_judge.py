@@ -1,0 +1,99 @@
+"""LLM-as-judge against a fake OpenAI server that scores deterministically: scores, failed judgements, cache, redaction."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import write
+from fault_server import FaultServer, judge_score
+
+pytest.importorskip("httpx")
+
+from harness.cli import main  # noqa: E402
+from metrics.aggregate import summarize  # noqa: E402
+
+KEY = "sk-judge-0a1b2c3d4e5f"
+QUESTIONS = ["short", "a somewhat longer question", "UNPARSEABLE please", "PERMANENT failure", "x", "what is water?"]
+
+
+def run(server, tmp_path, output: str, *extra: str) -> int:
+    write(tmp_path / "qa", "j.jsonl", "".join(json.dumps({"query": q, "response": "ref"}) + "\n" for q in QUESTIONS))
+    args = {"general_qa": {"local_path": str(tmp_path / "qa"), "metrics": ["judge", "exact_match"],
+                           "judge_args": {"url": server.url, "api_key_env": "JUDGE_KEY", "scale": [1, 10], "max_retries": 1}}}  # fmt: skip
+    return main(["eval", "--backend", "fake", "--datasets", "general_qa", "--dataset-args", json.dumps(args),
+                 "--output", str(tmp_path / output), *extra])  # fmt: skip
+
+
+@pytest.fixture
+def server():
+    srv = FaultServer(api_key=KEY).start()
+    yield srv
+    srv.stop()
+
+
+def test_judge_scores_failures_cache_and_redaction(server, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("JUDGE_KEY", KEY)
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    assert run(server, tmp_path, "a", "--use-cache") == 0
+    out, err = capsys.readouterr()
+    (run_dir,) = (tmp_path / "a").iterdir()
+    records = {r["index"]: r for r in (json.loads(x) for x in (run_dir / "samples.jsonl").read_text().split("\n") if x)}
+    for i, question in enumerate(QUESTIONS):
+        rec, verdict = records[i], records[i]["judge"]
+        assert rec["prediction"] == question  # the fake backend echoes the question
+        if "UNPARSEABLE" in question:  # a reply without a score: a failed judgement, no score (not 0)
+            assert verdict["score"] is None and rec["scores"]["judge"] is None and "no score from 1 to 10" in verdict["error"]
+        elif "PERMANENT" in question:  # the judge's server failed for good: counted, retried next time
+            assert verdict["score"] is None and verdict["retry"] and "HTTP 500" in verdict["error"] and KEY not in verdict["error"]
+        else:
+            assert verdict["score"] == judge_score(question) and verdict["rationale"] == "graded by length."
+            assert rec["scores"]["judge"] == pytest.approx((judge_score(question) - 1) / 9)
+    results = json.loads((run_dir / "results.json").read_text())
+    info = results["tasks"]["general_qa"]
+    assert info["judge_failed"] == 2 and info["judge_retry"] == 1
+    assert (
+        info["judge"]["model"] == "fault-model"
+        and info["judge"]["template"] == "default-v1"
+        and len(info["judge"]["template_sha256"]) == 64
+    )
+    row = next(r for r in results["scores"] if r["metric"] == "judge")
+    judged = [(judge_score(q) - 1) / 9 for q in QUESTIONS if "UNPARSEABLE" not in q and "PERMANENT" not in q]
+    expected = summarize(judged)
+    assert (
+        row["n"] == 4
+        and row["score"] == pytest.approx(expected.value)
+        and (row["ci_low"], row["ci_high"]) == pytest.approx((expected.ci_low, expected.ci_high))
+    )
+    assert "failed judgements: 2" in out and "judge = fault-model" in out
+
+    # Cached: the same settings elsewhere send no judge request, except the one that failed over HTTP (never cached).
+    answered, failed = server.judge_requests, server.faults["permanent"]
+    assert run(server, tmp_path, "b", "--use-cache") == 0
+    assert server.judge_requests == answered and server.faults["permanent"] - failed == 2  # first try and 1 retry
+    capsys.readouterr()
+    # The key appears nowhere.
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and "qa" not in path.parts:
+            assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_rerun_retries_only_judge_requests_that_failed_over_http(server, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("JUDGE_KEY", KEY)
+    assert run(server, tmp_path, "a") == 0
+    assert server.judge_requests == len(QUESTIONS) - 1 and server.faults["permanent"] == 2  # PERMANENT: first try + 1 retry
+    assert run(server, tmp_path, "a") == 0  # not finished while a judgement can be retried: only that one is sent again
+    assert server.judge_requests == len(QUESTIONS) - 1 and server.faults["permanent"] == 4
+    assert run(server, tmp_path, "a") == 0
+    capsys.readouterr()
+
+
+def test_judge_args_mistakes_are_one_line(tmp_path, capsys):
+    bad = [({"metrics": ["judge"]}, 'the "judge" metric and dataset arg judge_args go together'),
+           ({"metrics": ["judge"], "judge_args": {"model": "m"}}, 'judge_args needs "url"'),
+           ({"metrics": ["judge"], "judge_args": {"url": "http://x/v1", "scale": [5, 1]}}, "scale must be [low, high]"),
+           ({"metrics": ["judge"], "judge_args": {"url": "http://x/v1", "templte": "x"}}, "unknown judge_args key 'templte'")]  # fmt: skip
+    for args, message in bad:
+        assert main(["eval", "--backend", "fake", "--datasets", "general_qa", "--dataset-args", json.dumps({"general_qa": args})]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
