@@ -202,6 +202,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = streams
 
 
+def _perf(ns: argparse.Namespace) -> int:
+    from harness.perf import Level, load_prompts, perf_json, perf_table, run_perf
+
+    levels = [Level(rate=r) for r in ns.rate] if ns.rate else [Level(concurrency=int(c)) for c in (ns.concurrency or [1, 4])]
+    prompts = load_prompts(ns.prompts, ns.prompt_words, ns.requests)
+    model, url, results = run_perf(ns.api_url, levels=levels, prompts=prompts, model=ns.model, api_key_env=ns.api_key_env,
+                                   max_tokens=ns.max_tokens, max_seconds=ns.max_seconds, timeout=ns.timeout, seed=ns.seed)  # fmt: skip
+    table = perf_table(model, url, results)
+    text = perf_json(model, url, results) if ns.format == "json" else table.markdown() if ns.format == "md" else table.terminal()
+    if ns.out:
+        from harness.store import atomic_write_text
+
+        atomic_write_text(ns.out, text)
+        print(f"wrote {ns.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _list(ns: argparse.Namespace) -> int:
     from harness.tables import Column, Table
 
@@ -238,6 +257,7 @@ _COMMANDS = {
     "report": "_report",
     "score": "_score",
     "list": "_list",
+    "perf": "_perf",
 }
 
 

@@ -213,6 +213,41 @@ def _quant(sub: argparse._SubParsersAction, quant_names: tuple[str, ...]) -> Non
     qc.add_argument("--format", choices=("table", "md", "csv"), default="table", help="output format")
 
 
+def _levels(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas, got {text!r}")
+    return values
+
+
+def _perf(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    pf = sub.add_parser("perf", help="load-test an OpenAI-compatible endpoint: throughput, TTFT, TPOT, latency", formatter_class=_Help)
+    pf.add_argument(
+        "--api-url", required=True, metavar="URL", help="the server to measure, e.g. http://127.0.0.1:8000/v1 (nothing else is contacted)"
+    )
+    pf.add_argument("--model", default=None, help="served model name (default: the server's first, from /v1/models)")
+    pf.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key (never written anywhere)")
+    load = pf.add_mutually_exclusive_group()
+    load.add_argument("--concurrency", type=_levels, default=None, metavar="N,N,...", help="requests in flight per level (default: 1,4)")
+    load.add_argument("--rate", type=_levels, default=None, metavar="R,R,...", help="or Poisson arrivals per second per level")
+    pf.add_argument("--requests", type=whole(1), default=32, metavar="N", help="requests per level (at most 10000)")
+    pf.add_argument("--max-seconds", type=number(0, low_open=True), default=120.0, help="stop a level after this long")
+    pf.add_argument(
+        "--prompts", default=None, metavar="PATH", help="general_qa folder or JSONL file whose queries are sent (default: synthetic)"
+    )
+    pf.add_argument("--prompt-words", type=whole(1), default=64, metavar="N", help="words per synthetic prompt")
+    pf.add_argument("--max-tokens", type=whole(1), default=64, metavar="N", help="max_tokens of each request")
+    pf.add_argument(
+        "--timeout", type=number(0, low_open=True), default=120.0, metavar="SECONDS", help="seconds before a request counts as an error"
+    )
+    pf.add_argument("--seed", type=whole(0), default=0, help="seed of the arrival times with --rate")
+    pf.add_argument("--format", choices=("table", "md", "json"), default="table", help="output format")
+    pf.add_argument("-o", "--output", dest="out", type=Path, default=None, metavar="FILE", help="write to this file instead of stdout")
+
+
 def _list(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls = sub.add_parser("list", help="list datasets, metrics, quantization methods or backends", formatter_class=_Help)
     ls.add_argument("what", choices=("tasks", "metrics", "quant", "backends"), help="what to list")
@@ -234,5 +269,6 @@ def build_parser(*, metric_names: tuple[str, ...], quant_names: tuple[str, ...])
     _score(sub, metric_names)
     _checkpoints(sub)
     _quant(sub, quant_names)
+    _perf(sub)
     _list(sub)
     return parser

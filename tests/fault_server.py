@@ -48,6 +48,9 @@ class FaultServer:
     chat_logprobs: bool = False
     echo_logprobs: bool = False
     judge_requests: int = 0
+    stream_ttft: float = 0.2  # streamed replies: seconds before the first token, then per token, and how many tokens
+    stream_tpot: float = 0.02
+    stream_tokens: int = 20
     leak: str | None = None
     in_flight: int = 0
     max_in_flight: int = 0
@@ -149,7 +152,10 @@ class FaultServer:
             if fault == "malformed":
                 return self._send_raw(writer, 200, b'{"choices": [{"message": {"content": "trunc')
             await asyncio.sleep(self.latency)
-            return self._send(writer, 200, self._answer(path, json.loads(body)))
+            payload = json.loads(body)
+            if payload.get("stream"):
+                return await self._stream(writer)
+            return self._send(writer, 200, self._answer(path, payload))
         finally:
             self.in_flight -= 1
 
@@ -182,6 +188,26 @@ class FaultServer:
         if self.chat_logprobs is False and payload.get("logprobs"):
             return {"choices": [{"index": 0, "message": {"role": "assistant", "content": "A"}, "logprobs": None}], "usage": usage}
         return {"choices": [{"index": 0, "message": {"role": "assistant", "content": f"reply to: {question}"}}], "usage": usage}
+
+    async def _stream(self, writer: asyncio.StreamWriter) -> bool:
+        """A streamed chat completion (server-sent events, chunked): the first token after `stream_ttft`, then one per `stream_tpot`."""
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n")
+
+        def event(obj: dict[str, Any] | str) -> None:
+            data = ("data: " + (obj if isinstance(obj, str) else json.dumps(obj)) + "\n\n").encode()
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+        await asyncio.sleep(self.stream_ttft)
+        for i in range(self.stream_tokens):
+            if i:
+                await asyncio.sleep(self.stream_tpot)
+            event({"choices": [{"index": 0, "delta": {"content": f"tok{i} "}}]})
+            await writer.drain()
+        event({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": self.stream_tokens}})
+        event("[DONE]")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
 
     def _send_leak(self, writer: asyncio.StreamWriter, body: bytes) -> bool:
         key = self.leak
