@@ -31,7 +31,7 @@ from tasks.errors import UserError
 __all__ = ["Level", "LevelResult", "load_prompts", "perf_json", "perf_table", "run_perf"]
 
 MAX_REQUESTS = 10_000
-_FILLER = "the quick brown fox jumps over the lazy dog while the harness measures how fast the server answers".split()
+_FILLER = ("the quick brown fox jumps over the lazy dog while the harness measures how fast the server answers").split(" ")
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,10 @@ def run_perf(
     timeout: float = 120.0,
     seed: int = 0,
 ) -> tuple[str, str, list[LevelResult]]:
-    """(model name, endpoint without credentials, one result per level); each level sends `len(prompts)` requests or stops at `max_seconds`."""
+    """(model name, endpoint without credentials, one result per level).
+
+    Each level sends `len(prompts)` requests, or stops at `max_seconds`.
+    """
     if not prompts or len(prompts) > MAX_REQUESTS:
         raise UserError(f"perf: --requests must be from 1 to {MAX_REQUESTS}")
     base = api_url.rstrip("/")

@@ -125,3 +125,55 @@ def test_api_generation_on_vllm_serve_equals_offline_vllm(engines, served):
     same = sum(x.text == y.text for x, y in zip(a, b, strict=True))
     print(f"api vs offline vLLM greedy generations identical: {same}/{len(reqs)}")
     assert same >= 0.9 * len(reqs) and all(x.completion_tokens > 0 for x in a)
+
+
+def test_a_real_judge_on_vllm_serve_scores_the_example_qa(served, tmp_path, capsys):
+    """The default model judges the example QA answers (the fake backend's echoes) through `vllm serve`."""
+    import json
+
+    from conftest import EXAMPLE
+
+    from harness.cli import main
+
+    args = {"general_qa": {"local_path": str(EXAMPLE), "metrics": ["judge", "bleu"], "judge_args": {"url": served, "max_tokens": 48}}}
+    code = main(
+        ["eval", "--backend", "fake", "--datasets", "general_qa", "--dataset-args", json.dumps(args), "--run-dir", str(tmp_path / "run")]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    records = [json.loads(x) for x in (tmp_path / "run" / "samples.jsonl").read_text().split("\n") if x]
+    verdicts = [r["judge"] for r in records]
+    assert len(verdicts) == 12 and all((v["score"] is None) == (v["error"] is not None) for v in verdicts)
+    assert not any(v["retry"] for v in verdicts)  # every request answered
+    info = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]["general_qa"]
+    judged = 12 - info["judge_failed"]
+    print(f"real judge (SmolLM2-135M via vllm serve): {judged}/12 replies with a score, {info['judge_failed']} failed judgements")
+    assert "judge = " in out
+    if judged:
+        row = next(r for r in json.loads((tmp_path / "run" / "results.json").read_text())["scores"] if r["metric"] == "judge")
+        assert row["n"] == judged and 0.0 <= row["score"] <= 1.0
+
+
+def test_perf_on_vllm_serve_two_concurrency_levels(served, tmp_path, capsys):
+    import os
+
+    from harness.cli import main
+
+    out = tmp_path / "perf.md"
+    assert (
+        main(
+            ["perf", "--api-url", served, "--concurrency", "1,4", "--requests", "8", "--max-tokens", "32", "--format", "md", "-o", str(out)]
+        )
+        == 0
+    )
+    text = out.read_text()
+    print(text)
+    rows = [line.split("|") for line in text.splitlines() if line.startswith("| concurrency")]
+    assert len(rows) == 2
+    for row in rows:
+        ok, errors, rps, tps = int(row[2]), int(row[3]), float(row[4]), float(row[5])
+        assert ok == 8 and errors == 0 and rps > 0 and tps > 0
+        ttft_p50, tpot_p50 = float(row[6].split("/")[0]), float(row[7].split("/")[0])
+        assert 0 < ttft_p50 < 60_000 and 0 < tpot_p50 < 5_000  # plausible on 2 CPU cores
+    if os.environ.get("HARNESS_PERF_TABLE"):
+        __import__("shutil").copy(out, os.environ["HARNESS_PERF_TABLE"])
