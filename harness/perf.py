@@ -31,7 +31,8 @@ from tasks.errors import UserError
 __all__ = ["Level", "LevelResult", "load_prompts", "perf_json", "perf_table", "run_perf"]
 
 MAX_REQUESTS = 10_000
-_FILLER = ("the quick brown fox jumps over the lazy dog while the harness measures how fast the server answers").split(" ")
+_FILLER = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while", "the", "harness", "measures",
+           "how", "fast", "the", "server", "answers"]  # fmt: skip
 
 
 @dataclass(frozen=True)
