@@ -142,9 +142,10 @@ def plain_forward_seconds(model, tokenizer, contexts: list[str], batch: int = 8)
 
 
 def scoring_phase(data: Path) -> dict[str, float]:
+    from harness.backends import collect
     from harness.backends.hf import HFBackend
     from harness.config import EvalConfig
-    from harness.runner import prepare_tasks
+    from harness.prepare import prepare_tasks
     from harness.scoring import choice_request
 
     backend = HFBackend("smollm2-135m-instruct")
@@ -159,7 +160,7 @@ def scoring_phase(data: Path) -> dict[str, float]:
     backend.model.register_forward_pre_hook(lambda *_: starts.append(time.perf_counter()))
     backend.model.register_forward_hook(lambda *_: in_model.__setitem__(0, in_model[0] + time.perf_counter() - starts.pop()))
     t0 = time.perf_counter()
-    backend.score_choices(requests)
+    collect(backend.score_choices(requests))
     ours = time.perf_counter() - t0
     return {"tokens": tokens, "baseline": baseline, "ours": ours, "in_model": in_model[0]}
 
@@ -171,7 +172,7 @@ def accuracy_line(ours_dir: Path) -> str:
 
 
 def agreement(ours_dir: Path, lm_dir: Path, task: str) -> tuple[float, float, int]:
-    ours = [json.loads(line) for line in (ours_dir / "samples.jsonl").read_text().splitlines()]
+    ours = [json.loads(line) for line in (ours_dir / "samples.jsonl").read_text().split("\n") if line]
     (path,) = list(lm_dir.rglob(f"samples_{task}_*.jsonl"))
     theirs = sorted((json.loads(line) for line in path.read_text().splitlines()), key=lambda d: d["doc_id"])
     same, worst = 0, 0.0
