@@ -117,7 +117,7 @@ def test_main_job_default_model_and_data(tmp_path, capsys):
     (run_dir,) = tmp_path.iterdir()
     results = json.loads((run_dir / "results.json").read_text())
     assert results["model"]["fingerprint"]["backend"] == "hf"
-    assert results["tasks"]["general_mcq"]["scoring"] == "letter"
+    assert results["tasks"]["general_mcq"]["scoring"] == "cloze"  # the built-in data is scored by cloze (README)
 
 
 def test_offline_hub_id_is_a_clear_error(monkeypatch):
