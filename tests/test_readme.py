@@ -1,6 +1,6 @@
 """README's commands run as written (`pytest -m slow`): every fenced `harness` command that is not a template.
 
-A template has placeholders (`PATH`, `OUTPUT_DIR`, `[--flag ...]`) or needs a server or a GPU; every
+A template has placeholders (`PATH`, `OUTPUT_DIR`, `[--flag ...]`) or needs a server (`--api-url`); every
 other command runs, in README order, from a folder that sees the repository's `tasks/` and `tests/`
 as the repository root does, and must exit 0.
 """
@@ -32,7 +32,7 @@ def readme_commands() -> list[str]:
 
 def is_template(command: str) -> bool:
     unquoted = re.sub(r"'[^']*'", "''", command)
-    return bool(PLACEHOLDER.search(unquoted)) or "--backend api" in command
+    return bool(PLACEHOLDER.search(unquoted)) or "--api-url" in command  # a server is needed
 
 
 def test_readme_has_runnable_examples_and_templates():
