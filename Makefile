@@ -59,4 +59,8 @@ vllm: $(VVENV)/.installed
 test: lint fast slow acceptance browser vllm
 
 bench: install
+	$(PY) benchmarks/main_job.py
+	$(PY) benchmarks/decode_batch.py
+	$(PY) benchmarks/store_scale.py
 	$(PY) benchmarks/mcq_scoring.py
+	$(PY) benchmarks/qa_metrics.py
