@@ -32,6 +32,17 @@ def _json_arg(text: str, flag: str) -> dict[str, Any]:
     return value
 
 
+def _emit(text: str, out: Path | None) -> None:
+    """Write a command's output to `out` (atomically, secrets masked), or to stdout."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from harness.store import atomic_write_text
+
+    atomic_write_text(out, text)
+    print(f"wrote {out}")
+
+
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     sub: argparse.ArgumentParser = action.choices[name]
@@ -126,13 +137,7 @@ def _report(ns: argparse.Namespace) -> int:
         text = {"md": table.markdown, "csv": table.csv, "table": table.terminal}.get(
             ns.format, lambda: json.dumps(both.as_json(), indent=2)
         )()
-    if ns.out:
-        from harness.store import atomic_write_text
-
-        atomic_write_text(ns.out, text)
-        print(f"wrote {ns.out}")
-    else:
-        sys.stdout.write(text)
+    _emit(text, ns.out)
     return 0
 
 
@@ -211,13 +216,7 @@ def _perf(ns: argparse.Namespace) -> int:
                                    max_tokens=ns.max_tokens, max_seconds=ns.max_seconds, timeout=ns.timeout, seed=ns.seed)  # fmt: skip
     table = perf_table(model, url, results)
     text = perf_json(model, url, results) if ns.format == "json" else table.markdown() if ns.format == "md" else table.terminal()
-    if ns.out:
-        from harness.store import atomic_write_text
-
-        atomic_write_text(ns.out, text)
-        print(f"wrote {ns.out}")
-    else:
-        sys.stdout.write(text)
+    _emit(text, ns.out)
     return 0
 
 

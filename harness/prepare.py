@@ -40,20 +40,10 @@ class TaskPlan:
 
 
 @dataclass(frozen=True)
-class PreparedTask:
+class PreparedTask(TaskPlan):
     """A planned dataset with its rows loaded (and cut to `--limit`)."""
 
-    name: str
-    kind: str
-    version: int
-    args: DatasetArgs
-    scoring: str
-    metrics: tuple[str, ...]
     loaded: LoadedTask
-
-    def generation(self, default: GenerationConfig) -> GenerationConfig:
-        """The run's generation settings with this dataset's `max_new_tokens` and `stop` applied."""
-        return _generation(self.args, default)
 
 
 def _generation(args: DatasetArgs, default: GenerationConfig) -> GenerationConfig:
@@ -110,7 +100,7 @@ def load_task(plan: TaskPlan, limit: int | None) -> PreparedTask:
     loaded = get_task(plan.name).load(plan.name, plan.args, plan.scoring)
     if limit is not None:
         loaded.samples = _limit(loaded.samples, limit)
-    return PreparedTask(plan.name, plan.kind, plan.version, plan.args, plan.scoring, plan.metrics, loaded)
+    return PreparedTask(plan.name, plan.kind, plan.version, plan.args, plan.scoring, plan.metrics, plan.files, loaded)
 
 
 def prepare_tasks(config: EvalConfig, default_scoring: str) -> list[PreparedTask]:
