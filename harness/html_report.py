@@ -110,9 +110,10 @@ def render_html(run_dirs: list[Path], *, detail: str = "subset", min_n: int = MI
     css = (assets / "report.css").read_text(encoding="utf-8")
     script = (assets / "report.js").read_text(encoding="utf-8")
     title = html.escape("harness report: " + ", ".join(r["name"] for r in runs))
+    table = both.table()
     described = "".join(f"<li><b>{html.escape(run.label)}</b>{' (reference)' if i == 0 else ''}: {html.escape(line.split(': ', 1)[1])}</li>"
-                        for i, (run, line) in enumerate(zip(both.runs, both.table().preamble, strict=True)))  # fmt: skip
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in both.table().notes)
+                        for i, (run, line) in enumerate(zip(both.runs, table.preamble, strict=True)))  # fmt: skip
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in table.notes)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy"

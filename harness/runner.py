@@ -72,7 +72,7 @@ def evaluate(
         # Cheap to create (a probe of the server), and its default scoring depends on what the server offers.
         backend = create_backend(config.backend, config.model, **config.model_args)
         config = replace(config, model=config.model or str(backend.fingerprint()["model"]))
-    offered = (*backend.scoring_via, "generate") if backend is not None and backend.name == "api" else ("letter", "cloze", "generate")
+    offered = _offered(backend)
     plans = plan_tasks(config, backend.default_scoring if backend else "letter", offered)
     inputs = inputs_digest(config, plans)
     candidate = group.broadcast(_finished_candidate(run_dir, config, inputs) if group.is_main else None)
@@ -82,7 +82,7 @@ def evaluate(
             group.close()
             return RunResult(candidate.run_dir, candidate.results if group.is_main else {}, main=group.is_main, reused=True)
     tasks = [load_task(plan, config.limit) for plan in plans]
-    _check_scoring(plans, backend)
+    _check_scoring(plans, offered)
     if backend is None:
         backend = create_backend(config.backend, config.model, **config.model_args)
     if config.use_cache:
@@ -144,11 +144,17 @@ def _finished_candidate(run_dir: Path | None, config: EvalConfig, inputs: str) -
     return None
 
 
-def _check_scoring(plans: Sequence[TaskPlan], backend: Backend | None) -> None:
-    """A log-likelihood mode the server cannot compute is refused before any work (api backends)."""
-    via = backend.scoring_via if backend is not None and backend.name == "api" else None
+def _offered(backend: Backend | None) -> tuple[str, ...]:
+    """The MCQ scoring modes a backend computes: all for local ones; for a server, those it has log-probabilities for."""
+    if backend is not None and backend.name == "api":
+        return (*backend.scoring_via, "generate")
+    return ("letter", "cloze", "generate")
+
+
+def _check_scoring(plans: Sequence[TaskPlan], offered: Sequence[str]) -> None:
+    """A log-likelihood mode the backend cannot compute is refused before any work."""
     for plan in plans:
-        if via is not None and plan.scoring in ("letter", "cloze") and plan.scoring not in via:
+        if plan.scoring not in offered:
             raise UserError(
                 f"{plan.name}: scoring {plan.scoring!r} needs log-probabilities this server does not offer; use scoring generate"
             )

@@ -92,6 +92,7 @@ class RunStore:
         self.meta = meta
         self._lock: IO[str] | None = None
         self._partial: IO[bytes] | None = None
+        self._reader: IO[bytes] | None = None  # one read handle for `read`, opened on first use
         self._offsets: dict[str, tuple[int, int]] = {}
         self._end = 0
         self._synced = 0.0
@@ -195,10 +196,11 @@ class RunStore:
         """The stored record of `key` (read back from disk: records are not kept in memory)."""
         assert self._partial is not None, "open() first"
         self._partial.flush()
+        if self._reader is None:
+            self._reader = self.partial_path.open("rb")
         offset, length = self._offsets[key]
-        with self.partial_path.open("rb") as f:
-            f.seek(offset)
-            record = loads_record(f.read(length))
+        self._reader.seek(offset)
+        record = loads_record(self._reader.read(length))
         assert record is not None, f"record {key} changed on disk"
         return record
 
@@ -228,6 +230,9 @@ class RunStore:
 
     def close(self) -> None:
         """Release the file handles and the lock."""
+        if self._reader:
+            self._reader.close()
+            self._reader = None
         if self._partial:
             self._partial.close()
             self._partial = None
