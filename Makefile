@@ -27,7 +27,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy harness tasks metrics
+	$(BIN)/mypy harness
 
 fast: install
 	$(BIN)/pytest -q

@@ -31,11 +31,11 @@ import torch
 
 from harness.backends import collect
 from harness.backends.default_model import resolve_alias
-from harness.backends.hf import HFBackend
-from harness.config import EvalConfig, GenerationConfig
-from harness.prepare import prepare_tasks
-from harness.prompting import encode_many, render_context
-from harness.scoring import choice_request, generate_request
+from harness.backends.hf.backend import HFBackend
+from harness.backends.prompting import encode_many, render_context
+from harness.engine.config import EvalConfig, GenerationConfig
+from harness.engine.plan import prepare_tasks
+from harness.engine.records import choice_request, generate_request
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 SHAPES = {

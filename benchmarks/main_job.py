@@ -35,10 +35,10 @@ t0 = time.perf_counter()
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from harness.backends.default_model import resolve_alias
-from harness.config import EvalConfig
-from harness.prepare import prepare_tasks
-from harness.prompting import chat_mode, encode_many, render_context
-from harness.scoring import choice_request, generate_request
+from harness.engine.config import EvalConfig
+from harness.engine.plan import prepare_tasks
+from harness.backends.prompting import chat_mode, encode_many, render_context
+from harness.engine.records import choice_request, generate_request
 path = resolve_alias("smollm2-135m-instruct")
 tok = AutoTokenizer.from_pretrained(path)
 model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
@@ -72,8 +72,8 @@ print(json.dumps({"load": t_load, "generate": t_gen, "forward": t_fwd, "mcq": le
 
 
 def measure(name: str, dataset_args: dict[str, object] | None, env: dict[str, str]) -> None:
-    from harness.config import EvalConfig
-    from harness.prepare import plan_tasks
+    from harness.engine.config import EvalConfig
+    from harness.engine.plan import plan_tasks
 
     args = dataset_args or {}
     resolved = {p.name: p.args for p in plan_tasks(EvalConfig(dataset_args=args), "letter")}  # the built-in settings, when none given

@@ -143,10 +143,10 @@ def plain_forward_seconds(model, tokenizer, contexts: list[str], batch: int = 8)
 
 def scoring_phase(data: Path) -> dict[str, float]:
     from harness.backends import collect
-    from harness.backends.hf import HFBackend
-    from harness.config import EvalConfig
-    from harness.prepare import prepare_tasks
-    from harness.scoring import choice_request
+    from harness.backends.hf.backend import HFBackend
+    from harness.engine.config import EvalConfig
+    from harness.engine.plan import prepare_tasks
+    from harness.engine.records import choice_request
 
     backend = HFBackend("smollm2-135m-instruct")
     args = {"local_path": str(data), "chat_template": False, "prompt_template": LETTER_TEMPLATE}

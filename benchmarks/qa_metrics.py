@@ -35,7 +35,7 @@ def pairs() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
 
 def main() -> None:
     t0 = time.perf_counter()
-    from metrics.qa import score_pair
+    from harness.metrics.qa import score_pair
 
     score_pair("预热", "预热")  # jieba's dictionary loads here, once per process
     load = time.perf_counter() - t0
@@ -49,7 +49,7 @@ def main() -> None:
     from nltk.translate.bleu_score import sentence_bleu
     from rouge_score import rouge_scorer
 
-    from metrics.tokenize import bleu_tokens
+    from harness.metrics.tokenize import bleu_tokens
 
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"])
     weights = [(1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1)]

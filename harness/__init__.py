@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.backends import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, create_backend
-    from harness.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
-    from harness.notebook import Run, compare_runs, load_run
-    from harness.runner import RunResult, evaluate
+    from harness.engine.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
+    from harness.engine.runner import RunResult, evaluate
+    from harness.reports.notebook import Run, compare_runs, load_run
 
 _WHERE = {
     "Backend": "harness.backends",
@@ -23,14 +23,14 @@ _WHERE = {
     "GenerateRequest": "harness.backends",
     "Generation": "harness.backends",
     "create_backend": "harness.backends",
-    "DEFAULT_MODEL": "harness.config",
-    "EvalConfig": "harness.config",
-    "GenerationConfig": "harness.config",
-    "Run": "harness.notebook",
-    "compare_runs": "harness.notebook",
-    "load_run": "harness.notebook",
-    "RunResult": "harness.runner",
-    "evaluate": "harness.runner",
+    "DEFAULT_MODEL": "harness.engine.config",
+    "EvalConfig": "harness.engine.config",
+    "GenerationConfig": "harness.engine.config",
+    "Run": "harness.reports.notebook",
+    "compare_runs": "harness.reports.notebook",
+    "load_run": "harness.reports.notebook",
+    "RunResult": "harness.engine.runner",
+    "evaluate": "harness.engine.runner",
 }
 __all__ = [
     "DEFAULT_MODEL",

@@ -1,6 +1,6 @@
 """`python -m harness` is the `harness` command."""
 
-from harness.cli import main
+from harness.cli.main import main
 
 # Guarded: engines that spawn workers (vLLM) re-import the main module in each child.
 if __name__ == "__main__":

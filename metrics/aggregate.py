@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from metrics import accuracy, intervals
+from harness.metrics import accuracy, intervals
 
 __all__ = ["Score", "summarize", "summarize_macro"]
 

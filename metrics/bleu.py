@@ -6,7 +6,7 @@ brevity penalty included. That is `BP * p_n`, where `p_n` is the clipped n-gram 
 and `BP = 1` if the prediction is longer than the reference, else `exp(1 - r/c)`.
 NLTK returns 0 when no unigram matches and about 2e-308 (not 0) when `p_n` is zero but
 unigrams match; we return 0.0 for both. An empty prediction or reference scores 0.
-Tokens come from `metrics.tokenize.bleu_tokens`.
+Tokens come from `harness.metrics.tokenize.bleu_tokens`.
 
 >>> round(sentence_bleu_n("the cat sat on the mat", "the cat sat on a mat", 1), 4)
 0.8333
@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from metrics.tokenize import bleu_tokens
+from harness.metrics.tokenize import bleu_tokens
 
 __all__ = ["bleu_scores", "bleu_scores_tokens", "sentence_bleu_n"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metrics.tokenize import has_cjk
+from harness.metrics.tokenize import has_cjk
 
 __all__ = ["CORPUS_METRICS", "CorpusScore", "corpus_score", "default_tokenizer"]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from metrics import match
-from metrics.bleu import bleu_scores
-from metrics.rouge import rouge_scores
+from harness.metrics import match
+from harness.metrics.bleu import bleu_scores
+from harness.metrics.rouge import rouge_scores
 
 __all__ = ["DEFAULT_QA_METRICS", "METRIC_INFO", "QA_METRICS", "score_pair"]
 

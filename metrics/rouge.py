@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from metrics.tokenize import has_cjk, jieba_tokens, rouge_score_tokens
+from harness.metrics.tokenize import has_cjk, jieba_tokens, rouge_score_tokens
 
 __all__ = ["ROUGE_KEYS", "lcs_length", "rouge_scores"]
 

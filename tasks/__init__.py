@@ -1,6 +1,6 @@
 """Tasks: the task registry, the general_mcq and general_qa loaders, and prompt building.
 
-Names are imported on first use (PEP 562), so `import tasks.errors` (which every layer does)
+Names are imported on first use (PEP 562), so `import harness.tasks.errors`
 does not load the loaders, the prompt templates and numpy.
 """
 
@@ -10,28 +10,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tasks.args import DatasetArgs, parse_dataset_args
-    from tasks.errors import DataError, RowError, UserError
-    from tasks.mcq import LoadedTask, load_mcq
-    from tasks.qa import load_qa
-    from tasks.registry import EXAMPLE_DATA, TASKS, TaskSpec, get_task
-    from tasks.sample import Message, Sample
+    from harness.core.errors import UserError
+    from harness.tasks.args import DatasetArgs, parse_dataset_args
+    from harness.tasks.errors import DataError, RowError
+    from harness.tasks.mcq import LoadedTask, load_mcq
+    from harness.tasks.qa import load_qa
+    from harness.tasks.registry import EXAMPLE_DATA, TASKS, TaskSpec, get_task
+    from harness.tasks.sample import Message, Sample
 
 _WHERE = {
-    "DatasetArgs": "tasks.args",
-    "parse_dataset_args": "tasks.args",
-    "DataError": "tasks.errors",
-    "RowError": "tasks.errors",
-    "UserError": "tasks.errors",
-    "LoadedTask": "tasks.mcq",
-    "load_mcq": "tasks.mcq",
-    "load_qa": "tasks.qa",
-    "EXAMPLE_DATA": "tasks.registry",
-    "TASKS": "tasks.registry",
-    "TaskSpec": "tasks.registry",
-    "get_task": "tasks.registry",
-    "Message": "tasks.sample",
-    "Sample": "tasks.sample",
+    "DatasetArgs": "harness.tasks.args",
+    "parse_dataset_args": "harness.tasks.args",
+    "DataError": "harness.tasks.errors",
+    "RowError": "harness.tasks.errors",
+    "UserError": "harness.core.errors",
+    "LoadedTask": "harness.tasks.mcq",
+    "load_mcq": "harness.tasks.mcq",
+    "load_qa": "harness.tasks.qa",
+    "EXAMPLE_DATA": "harness.tasks.registry",
+    "TASKS": "harness.tasks.registry",
+    "TaskSpec": "harness.tasks.registry",
+    "get_task": "harness.tasks.registry",
+    "Message": "harness.tasks.sample",
+    "Sample": "harness.tasks.sample",
 }
 __all__ = [
     "EXAMPLE_DATA",

@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
-from tasks.errors import UserError
+from harness.core.errors import UserError
 
 __all__ = ["DatasetArgs", "parse_dataset_args"]
 

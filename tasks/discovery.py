@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from tasks.errors import DataError, UserError
+from harness.core.errors import UserError
+from harness.tasks.errors import DataError
 
 __all__ = ["check_subset_name", "find_subsets", "resolve_folder"]
 

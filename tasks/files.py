@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import DataError, RowError
+from harness.tasks.errors import DataError, RowError
 
 __all__ = ["CsvRecord", "JsonRecord", "read_csv", "read_jsonl", "read_text"]
 

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.args import DatasetArgs
-from tasks.discovery import find_subsets, resolve_folder
-from tasks.errors import DataError, HarnessWarning, RowError, skip_or_raise
-from tasks.files import CsvRecord, read_csv, read_jsonl
-from tasks.prompts import MCQItem, detect_language, mcq_messages, mcq_style
-from tasks.sample import LETTERS, Sample
+from harness.core.errors import HarnessWarning
+from harness.tasks.args import DatasetArgs
+from harness.tasks.discovery import find_subsets, resolve_folder
+from harness.tasks.errors import DataError, RowError, skip_or_raise
+from harness.tasks.files import CsvRecord, read_csv, read_jsonl
+from harness.tasks.prompts import MCQItem, detect_language, mcq_messages, mcq_style
+from harness.tasks.sample import LETTERS, Sample
 
 __all__ = ["LoadedTask", "load_mcq", "mcq_files"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from metrics.tokenize import has_cjk
-from tasks.args import DatasetArgs
-from tasks.sample import Message, letters_for
+from harness.metrics.tokenize import has_cjk
+from harness.tasks.args import DatasetArgs
+from harness.tasks.sample import Message, letters_for
 
 __all__ = ["MCQItem", "PromptStyle", "detect_language", "has_cjk", "mcq_messages", "mcq_style"]
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tasks.args import DatasetArgs
-from tasks.discovery import find_subsets, resolve_folder
-from tasks.errors import DataError, RowError, skip_or_raise
-from tasks.files import read_jsonl
-from tasks.mcq import LoadedTask
-from tasks.prompts import detect_language
-from tasks.sample import Message, Sample
+from harness.tasks.args import DatasetArgs
+from harness.tasks.discovery import find_subsets, resolve_folder
+from harness.tasks.errors import DataError, RowError, skip_or_raise
+from harness.tasks.files import read_jsonl
+from harness.tasks.mcq import LoadedTask
+from harness.tasks.prompts import detect_language
+from harness.tasks.sample import Message, Sample
 
 __all__ = ["EVALSCOPE_QUERY_PREFIX", "load_qa", "parse_qa_line", "qa_files"]
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tasks.args import DatasetArgs
-from tasks.errors import UserError
-from tasks.mcq import LoadedTask, load_mcq, mcq_files
-from tasks.qa import load_qa, qa_files
+from harness.core.errors import UserError
+from harness.tasks.args import DatasetArgs
+from harness.tasks.mcq import LoadedTask, load_mcq, mcq_files
+from harness.tasks.qa import load_qa, qa_files
 
 __all__ = ["EXAMPLE_ARGS", "EXAMPLE_DATA", "TASKS", "TaskSpec", "get_task"]
 

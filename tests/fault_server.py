@@ -169,7 +169,7 @@ class FaultServer:
         if path.endswith("/completions") and "messages" not in payload:
             return {"choices": [{"index": 0, "text": f"reply to: {payload['prompt'][-20:]}"}], "usage": usage}
         question = payload["messages"][-1]["content"]
-        if "Answer to grade:" in question:  # a judge request (harness.judge's template): score = a function of the answer
+        if "Answer to grade:" in question:  # a judge request (harness.engine.judge's template): score = a function of the answer
             self.judge_requests += 1
             answer = question.split("Answer to grade:\n", 1)[1].split("\n\nRate the answer", 1)[0]
             reply = "I would rather not say." if "UNPARSEABLE" in answer else f"Rationale: graded by length.\nScore: {judge_score(answer)}"

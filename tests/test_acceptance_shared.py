@@ -9,8 +9,8 @@ import sys
 import pytest
 from conftest import ROOT
 
-from harness.cli import main
-from tasks import load_mcq, load_qa, parse_dataset_args
+from harness.cli.main import main
+from harness.tasks import load_mcq, load_qa, parse_dataset_args
 
 pytestmark = pytest.mark.acceptance
 

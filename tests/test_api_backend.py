@@ -14,10 +14,10 @@ from fault_server import FaultServer
 
 pytest.importorskip("httpx")
 
-from harness.backends.api import ABSENT_LOGPROB, _letter_logprobs  # noqa: E402
-from harness.backends.api_client import RetryPolicy, _retry_after  # noqa: E402
-from harness.cli import main  # noqa: E402
-from tasks import EXAMPLE_DATA  # noqa: E402
+from harness.backends.api.backend import ABSENT_LOGPROB, _letter_logprobs  # noqa: E402
+from harness.backends.api.client import RetryPolicy, _retry_after  # noqa: E402
+from harness.cli.main import main  # noqa: E402
+from harness.tasks import EXAMPLE_DATA  # noqa: E402
 
 KEY = "sk-test-5ecret-4f9a"
 N = 200

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import write
 
-from harness.cli import main
+from harness.cli.main import main
 
 HEADER = "id,question,A,B,C,D,answer\n"
 GOOD = HEADER + "1,q,a,b,c,d,A\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.batching import GROW_AFTER, Budget, run_batched, token_batches
+from harness.backends.hf.batching import GROW_AFTER, Budget, run_batched, token_batches
 
 
 class FakeOOM(Exception):

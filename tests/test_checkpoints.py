@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from harness.checkpoints import find_checkpoints
-from tasks import UserError
+from harness.tasks import UserError
+from harness.workflows.checkpoints import find_checkpoints
 
 
 def test_find_checkpoints_trainer_and_ms_swift_layouts(tmp_path):
@@ -33,7 +33,7 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
     from harness.backends.default_model import resolve_alias
-    from harness.cli import main
+    from harness.cli.main import main
     from harness.integrations.transformers import EvalCallback, preserved_training_state
 
     base_dir = resolve_alias("smollm2-135m-instruct")
@@ -142,7 +142,7 @@ def test_eval_checkpoints_reuses_unchanged_inputs_and_reevaluates_after_a_data_e
     import shutil
 
     from harness.backends.default_model import resolve_alias
-    from harness.cli import main
+    from harness.cli.main import main
 
     base = resolve_alias("smollm2-135m-instruct")
     for step in (1, 2):

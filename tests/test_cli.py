@@ -9,9 +9,9 @@ import sys
 import pytest
 from conftest import EXAMPLE_ONLY, ROOT, TEST_DATA, write
 
-from harness.cli import main
-from harness.report import load_results, render
-from tasks import EXAMPLE_DATA
+from harness.cli.main import main
+from harness.reports.scores import load_results, render
+from harness.tasks import EXAMPLE_DATA
 
 FAKE = ["eval", "--backend", "fake"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 
 import pytest
+from harness.cli.args import BACKEND_NAMES, DATASET_NAMES
 
 from harness.backends import BACKENDS
-from harness.cli import _parser, main
-from harness.cli_parser import BACKEND_NAMES, DATASET_NAMES
-from harness.quant_methods import METHODS
-from metrics.qa import QA_METRICS
-from tasks import TASKS
+from harness.cli.main import _parser, main
+from harness.metrics.qa import QA_METRICS
+from harness.tasks import TASKS
+from harness.workflows.quant_methods import METHODS
 
 
 def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

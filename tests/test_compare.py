@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from metrics.paired import mcnemar_exact, paired_bootstrap, paired_compare
+from harness.cli.main import main
+from harness.metrics.paired import mcnemar_exact, paired_bootstrap, paired_compare
 
 
 @pytest.mark.parametrize(("b", "c"), [(0, 0), (1, 0), (12, 3), (30, 41), (7, 7), (100, 60)])

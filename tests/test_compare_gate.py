@@ -8,7 +8,7 @@ import random
 import pytest
 from conftest import write
 
-from harness.cli import main
+from harness.cli.main import main
 
 N = 2000
 

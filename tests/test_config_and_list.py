@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import EXAMPLE, write
 
-from harness.cli import main
+from harness.cli.main import main
 
 
 def test_a_yaml_file_gives_the_same_run_as_the_command_line(tmp_path, capsys):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import TEST_DATA
 
-from harness.distributed import balanced_shards
+from harness.core.distributed import balanced_shards
 
 pytest.importorskip("torch")
 

@@ -263,7 +263,8 @@ def test_an_internal_error_is_one_line_naming_a_log_file_with_the_traceback(tmp_
     code = (
         "import sys; from harness.backends import fake; "
         "fake.FakeBackend.score_choices = lambda self, requests: (_ for _ in ()).throw(ZeroDivisionError('boom')); "
-        "from harness.cli import main; sys.exit(main(['eval', '--backend', 'fake', '--datasets', 'general_mcq', '--output', sys.argv[1]]))"
+        "from harness.cli.main import main; "
+        "sys.exit(main(['eval', '--backend', 'fake', '--datasets', 'general_mcq', '--output', sys.argv[1]]))"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "HARNESS_LOG_DIR": str(tmp_path / "logs")})  # fmt: skip

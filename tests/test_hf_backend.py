@@ -10,10 +10,10 @@ from conftest import TEST_DATA
 torch = pytest.importorskip("torch")
 
 from harness.backends import collect  # noqa: E402
-from harness.backends.hf import HFBackend  # noqa: E402
-from harness.config import EvalConfig, GenerationConfig  # noqa: E402
-from harness.prepare import prepare_tasks  # noqa: E402
-from harness.scoring import choice_request, generate_request  # noqa: E402
+from harness.backends.hf.backend import HFBackend  # noqa: E402
+from harness.engine.config import EvalConfig, GenerationConfig  # noqa: E402
+from harness.engine.plan import prepare_tasks  # noqa: E402
+from harness.engine.records import choice_request, generate_request  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ARC = str(TEST_DATA / "arc_easy_100")
@@ -126,7 +126,7 @@ def test_greedy_generation_is_batch_invariant_and_seeded_sampling_reproducible(b
 
 
 def test_main_job_default_model_and_data(tmp_path, capsys):
-    from harness.cli import main
+    from harness.cli.main import main
 
     assert main(["eval", "--output", str(tmp_path), "--max-new-tokens", "32"]) == 0
     out = capsys.readouterr().out
@@ -138,8 +138,9 @@ def test_main_job_default_model_and_data(tmp_path, capsys):
 
 
 def test_offline_hub_id_is_a_clear_error(monkeypatch):
-    from harness.backends.hf_loading import load_model
-    from tasks import UserError
+    from harness.backends.hf.loading import load_model
+
+    from harness.tasks import UserError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UserError, match="not a local path and not in the Hugging Face cache: offline"):

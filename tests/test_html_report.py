@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import write
 
-from harness.cli import main
-from harness.html_report import render_html
+from harness.cli.main import main
+from harness.reports.html import render_html
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'

@@ -10,8 +10,8 @@ from fault_server import FaultServer, judge_score
 
 pytest.importorskip("httpx")
 
-from harness.cli import main  # noqa: E402
-from metrics.aggregate import summarize  # noqa: E402
+from harness.cli.main import main  # noqa: E402
+from harness.metrics.aggregate import summarize  # noqa: E402
 
 KEY = "sk-judge-0a1b2c3d4e5f"
 QUESTIONS = ["short", "a somewhat longer question", "UNPARSEABLE please", "PERMANENT failure", "x", "what is water?"]

@@ -9,10 +9,10 @@ from conftest import write
 
 from harness.backends.base import LengthIssue
 from harness.backends.fake import FakeBackend
-from harness.cli import main
-from harness.config import EvalConfig
-from harness.runner import evaluate
-from tasks import UserError
+from harness.cli.main import main
+from harness.engine.config import EvalConfig
+from harness.engine.runner import evaluate
+from harness.tasks import UserError
 
 
 class ShortContext(FakeBackend):
@@ -67,7 +67,7 @@ def test_truncation_only_when_asked_and_counted(tmp_path, capsys):
     assert result.results["tasks"]["general_qa"]["truncated"] == 1 and result.results["tasks"]["general_mcq"]["truncated"] == 0
     records = [json.loads(x) for x in (tmp_path / "run" / "samples.jsonl").read_text().split("\n") if x]
     assert [r.get("truncated") for r in records if r["task"] == "general_qa"] == [None, 292]
-    from harness.report import render
+    from harness.reports.scores import render
 
     assert "truncated prompts: 1" in render(result.results, "md")
 

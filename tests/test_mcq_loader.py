@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import TEST_DATA, write
 
-from tasks import DataError, UserError, load_mcq, parse_dataset_args
+from harness.tasks import DataError, UserError, load_mcq, parse_dataset_args
 
 HEADER = "id,question,A,B,C,D,answer\n"
 

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from metrics import contains, exact_match, numeric_match
-from metrics.bleu import bleu_scores
-from metrics.intervals import bootstrap_mean, wilson
-from metrics.rouge import rouge_scores
-from metrics.tokenize import has_cjk
+from harness.metrics import contains, exact_match, numeric_match
+from harness.metrics.bleu import bleu_scores
+from harness.metrics.intervals import bootstrap_mean, wilson
+from harness.metrics.rouge import rouge_scores
+from harness.metrics.tokenize import has_cjk
 
 
 def test_empty_prediction_and_reference():

@@ -9,9 +9,9 @@ import warnings
 import pytest
 from conftest import TEST_DATA
 
-from metrics.bleu import bleu_scores, bleu_scores_tokens
-from metrics.rouge import ROUGE_KEYS, rouge_scores
-from metrics.tokenize import bleu_tokens
+from harness.metrics.bleu import bleu_scores, bleu_scores_tokens
+from harness.metrics.rouge import ROUGE_KEYS, rouge_scores
+from harness.metrics.tokenize import bleu_tokens
 
 KEYS = ("bleu-1", "bleu-2", "bleu-3", "bleu-4", *ROUGE_KEYS)
 
@@ -87,7 +87,7 @@ def test_treebank_tokenizer_needs_no_nltk_data():
 
 
 def test_empty_prediction_scores_zero_and_is_kept_in_the_mean():
-    from metrics import summarize
+    from harness.metrics import summarize
 
     full = rouge_scores("中国的首都是北京", "中国的首都是北京")["Rouge-1-F"]
     empty = rouge_scores("", "中国的首都是北京")["Rouge-1-F"]

@@ -9,7 +9,7 @@ from fault_server import FaultServer
 
 pytest.importorskip("httpx")
 
-from harness.cli import main  # noqa: E402
+from harness.cli.main import main  # noqa: E402
 
 
 @pytest.fixture

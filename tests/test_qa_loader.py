@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import write
 
-from tasks import UserError, load_qa, parse_dataset_args
+from harness.tasks import UserError, load_qa, parse_dataset_args
 
 
 def load(folder, **args):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import TEST_DATA
 
-from harness.quant_methods import load_kwargs
-from tasks import UserError
+from harness.tasks import UserError
+from harness.workflows.quant_methods import load_kwargs
 
 
 def test_unavailable_method_is_one_clear_line():
@@ -36,8 +36,8 @@ def test_fp32_bf16_int8_nf4_on_100_arc_questions(tmp_path):
     pytest.importorskip("bitsandbytes")
     from scipy.stats import binomtest
 
-    from harness.config import EvalConfig
-    from harness.quantization import compare, render_quant
+    from harness.engine.config import EvalConfig
+    from harness.workflows.quant_compare import compare, render_quant
 
     config = EvalConfig(datasets=("general_mcq",), dataset_args={"general_mcq": {"local_path": str(TEST_DATA / "arc_easy_100")}})
     # torchao-int4 needs a CUDA device, and this run is on the CPU: it cannot run, wherever the test runs.

@@ -10,8 +10,8 @@ from fault_server import FaultServer
 
 pytest.importorskip("httpx")
 
-from harness.cli import main  # noqa: E402
-from harness.redact import redact, split_url_credentials  # noqa: E402
+from harness.cli.main import main  # noqa: E402
+from harness.core.redact import redact, split_url_credentials  # noqa: E402
 
 KEY = "sk-leaky-9f8e7d6c5b4a"
 URL_KEY = "url-pass-1a2b3c4d5e"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLE_ONLY, ROOT, TEST_DATA
 
-from harness.cli import main
+from harness.cli.main import main
 
 ARC = str(TEST_DATA / "arc_easy_100")
 
@@ -98,9 +98,9 @@ class CountingBackend:
 
 @pytest.mark.slow
 def test_sigkill_real_model_mid_task_then_resume(tmp_path):
-    from harness.backends.hf import HFBackend
-    from harness.config import EvalConfig
-    from harness.runner import evaluate
+    from harness.backends.hf.backend import HFBackend
+    from harness.engine.config import EvalConfig
+    from harness.engine.runner import evaluate
 
     limit = 40
     args = json.dumps({"general_mcq": {"local_path": ARC}})

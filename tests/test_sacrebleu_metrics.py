@@ -9,8 +9,8 @@ from conftest import TEST_DATA, write
 
 sacrebleu = pytest.importorskip("sacrebleu")
 
-from harness.cli import main  # noqa: E402
-from metrics.corpus import corpus_score, default_tokenizer  # noqa: E402
+from harness.cli.main import main  # noqa: E402
+from harness.metrics.corpus import corpus_score, default_tokenizer  # noqa: E402
 
 
 def english_pairs() -> tuple[list[str], list[str]]:

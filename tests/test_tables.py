@@ -8,10 +8,10 @@ import math
 import pytest
 from conftest import EXAMPLE, EXAMPLE_ONLY
 
-from harness.checkpoints import Checkpoint, trend_table
-from harness.cli import main
-from harness.quantization import QuantReport, VariantResult, render_quant
-from harness.tables import Column, Table
+from harness.cli.main import main
+from harness.reports.tables import Column, Table
+from harness.workflows.checkpoints import Checkpoint, trend_table
+from harness.workflows.quant_compare import QuantReport, VariantResult, render_quant
 
 markdown_it = pytest.importorskip("markdown_it")
 
@@ -104,7 +104,9 @@ def test_single_run_compare_quant_and_trend_tables_are_valid(three_runs, tmp_pat
                       agreement=1.0, mean_abs_dlogp=0.0, mean_kl=0.0),
         VariantResult("int4", error="needs a | CUDA device"),
     ], "out")  # fmt: skip
-    grid = assert_valid(render_quant(report, "md"), [c.name for c in __import__("harness.quantization", fromlist=["COLUMNS"]).COLUMNS], 2)
+    grid = assert_valid(
+        render_quant(report, "md"), [c.name for c in __import__("harness.workflows.quant_compare", fromlist=["COLUMNS"]).COLUMNS], 2
+    )
     assert grid[0][9] == "mean|dlogP|" and grid[2][2] == "not run: needs a | CUDA device"
     results = [json.loads((__import__("pathlib").Path(r) / "results.json").read_text()) for r in three_runs]
     trend = trend_table([(Checkpoint(tmp_path / f"checkpoint-{s}", s, False), r, s == 1) for s, r in zip((1, 2, 3), results, strict=True)])
@@ -122,7 +124,7 @@ def test_cells_with_pipes_newlines_and_backslashes_stay_in_their_column():
 
 
 def test_terminal_tables_fit_80_columns(three_runs, capsys):
-    from harness.side_by_side import side_by_side
+    from harness.reports.side_by_side import side_by_side
 
     table = side_by_side([__import__("pathlib").Path(r) for r in three_runs]).table()
     text = table.terminal(width=80)

@@ -1,7 +1,7 @@
 """Token-exact scoring without a model: lm-eval's context/continuation split, and completions-echo scoring over HTTP.
 
 A tiny byte-level BPE tokenizer is trained here in milliseconds, so the fast suite exercises
-`harness.prompting.encode_many` and the api backend's completions-echo path with real token ids.
+`harness.backends.prompting.encode_many` and the api backend's completions-echo path with real token ids.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ pytest.importorskip("tokenizers")
 pytest.importorskip("transformers")
 
 from harness.backends.base import ChoiceRequest  # noqa: E402
-from harness.prompting import encode_many  # noqa: E402
-from tasks import UserError  # noqa: E402
+from harness.backends.prompting import encode_many  # noqa: E402
+from harness.tasks import UserError  # noqa: E402
 
 CORPUS = ["Question: what is water made of? Answer: hydrogen and oxygen", "ANSWER: A", "ANSWER: B", "aaaa bbbb aaab",
           "The capital of France is Paris", "Which planet is largest? Jupiter"] * 20  # fmt: skip
@@ -72,7 +72,7 @@ def test_a_continuation_that_merges_into_the_context_is_an_error(tokenizer):
 
 
 def test_completions_echo_scores_are_the_echoed_prompt_logprobs(tokenizer, tmp_path, capsys):
-    from harness.cli import main
+    from harness.cli.main import main
 
     server = FaultServer(echo_logprobs=True).start()
     try:

@@ -11,11 +11,11 @@ pytestmark = pytest.mark.vllm
 pytest.importorskip("vllm")
 
 from harness.backends import collect  # noqa: E402
-from harness.backends.hf import HFBackend  # noqa: E402
+from harness.backends.hf.backend import HFBackend  # noqa: E402
 from harness.backends.vllm import VLLMBackend  # noqa: E402
-from harness.config import EvalConfig, GenerationConfig  # noqa: E402
-from harness.prepare import prepare_tasks  # noqa: E402
-from harness.scoring import choice_request, generate_request  # noqa: E402
+from harness.engine.config import EvalConfig, GenerationConfig  # noqa: E402
+from harness.engine.plan import prepare_tasks  # noqa: E402
+from harness.engine.records import choice_request, generate_request  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def served():
 
 @pytest.mark.parametrize("scoring", ["letter", "cloze"])
 def test_api_on_vllm_serve_equals_offline_vllm(engines, served, scoring):
-    from harness.backends.api import ApiBackend
+    from harness.backends.api.backend import ApiBackend
 
     api = ApiBackend(api_url=served, concurrency=4)
     assert api.scoring_via == {"letter": "completions-echo", "cloze": "completions-echo"}
@@ -116,7 +116,7 @@ def test_api_on_vllm_serve_equals_offline_vllm(engines, served, scoring):
 
 
 def test_api_generation_on_vllm_serve_equals_offline_vllm(engines, served):
-    from harness.backends.api import ApiBackend
+    from harness.backends.api.backend import ApiBackend
 
     api = ApiBackend(api_url=served, concurrency=4)
     reqs = [generate_request(s) for s in samples("generate", 20)]
@@ -133,7 +133,7 @@ def test_a_real_judge_on_vllm_serve_scores_the_example_qa(served, tmp_path, caps
 
     from conftest import EXAMPLE
 
-    from harness.cli import main
+    from harness.cli.main import main
 
     args = {"general_qa": {"local_path": str(EXAMPLE), "metrics": ["judge", "bleu"], "judge_args": {"url": served, "max_tokens": 48}}}
     code = main(
@@ -157,7 +157,7 @@ def test_a_real_judge_on_vllm_serve_scores_the_example_qa(served, tmp_path, caps
 def test_perf_on_vllm_serve_two_concurrency_levels(served, tmp_path, capsys):
     import os
 
-    from harness.cli import main
+    from harness.cli.main import main
 
     out = tmp_path / "perf.md"
     assert (

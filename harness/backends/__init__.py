@@ -7,7 +7,7 @@ import inspect
 from typing import Any
 
 from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, collect
-from tasks.errors import UserError
+from harness.core.errors import UserError
 
 __all__ = [
     "BACKENDS",
@@ -24,9 +24,9 @@ __all__ = [
 # name -> (module, class, pip extra that provides its libraries)
 BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "fake": ("harness.backends.fake", "FakeBackend", None),
-    "hf": ("harness.backends.hf", "HFBackend", "hf"),
+    "hf": ("harness.backends.hf.backend", "HFBackend", "hf"),
     "vllm": ("harness.backends.vllm", "VLLMBackend", "vllm"),
-    "api": ("harness.backends.api", "ApiBackend", "api"),
+    "api": ("harness.backends.api.backend", "ApiBackend", "api"),
 }
 BACKEND_INFO = {
     "hf": "transformers on CPU or GPU: letter/cloze scoring by log-likelihood, batched generation; torchrun data parallel",

@@ -7,11 +7,11 @@ position in the sequence given. The runner stores each result the moment it arri
 durability never depends on batch size, and a kill loses only what was in flight.
 
 Requests carry chat messages, never pre-rendered strings, so each backend renders them its own
-way (chat template, plain text, or an API's message list) through `harness.prompting`.
+way (chat template, plain text, or an API's message list) through `harness.backends.prompting`.
 
 `score_choices(requests)` yields, for each request, the log-probability of every continuation
 given the context. The context is the rendered prompt plus `answer_prefix`; each continuation is
-joined to it as `harness.prompting.join_continuation` says (the target delimiter, e.g. " ", goes
+joined to it as `harness.backends.prompting.join_continuation` says (the target delimiter, e.g. " ", goes
 at the start of the continuation, lm-eval style). A result holds, per continuation, the summed
 log-probability of its tokens (natural log) and its token count.
 
@@ -36,8 +36,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from harness.config import GenerationConfig
-from tasks.sample import Message
+from harness.engine.config import GenerationConfig
+from harness.tasks.sample import Message
 
 __all__ = ["Backend", "ChoiceRequest", "ChoiceResult", "GenerateRequest", "Generation", "LengthIssue", "Request", "collect"]
 

@@ -16,8 +16,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from harness.config import cache_root
-from tasks.errors import UserError
+from harness.core.errors import UserError
+from harness.engine.config import cache_root
 
 __all__ = ["ALIASES", "resolve_alias"]
 

@@ -4,7 +4,7 @@ Letter and cloze scores come from prompt log-probabilities (`SamplingParams(prom
 returns the log-probability of each prompt token as written): each option is one request whose
 prompt is the context plus that option's tokens, so a shared context is served from vLLM's prefix
 cache (on by default). Contexts are rendered and split into tokens exactly as the HF backend does
-(`harness.prompting`), so both backends score the same token sequences.
+(`harness.backends.prompting`), so both backends score the same token sequences.
 
 Parallelism is vLLM's own (docs/scaling.md): `tensor_parallel_size` and `pipeline_parallel_size` split one
 model over GPUs (and, with `distributed_executor_backend="ray"`, over the hosts of a Ray cluster);
@@ -22,8 +22,8 @@ from typing import Any
 
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
 from harness.backends.default_model import resolve_alias
-from harness.config import GenerationConfig
-from harness.prompting import chat_mode, encode_many, render_context
+from harness.backends.prompting import chat_mode, encode_many, render_context
+from harness.engine.config import GenerationConfig
 
 __all__ = ["VLLMBackend"]
 

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from harness.backends.hf import HFBackend
-from harness.config import EvalConfig, GenerationConfig
-from harness.runner import evaluate
+from harness.backends.hf.backend import HFBackend
+from harness.engine.config import EvalConfig, GenerationConfig
+from harness.engine.runner import evaluate
 
 __all__ = ["EvalCallback", "preserved_training_state"]
 
@@ -39,7 +39,7 @@ def _fingerprint(model: Any, run_dir: Path, args: Any, state: Any) -> dict[str, 
     """
     saved = run_dir.parent
     if saved.name == f"checkpoint-{state.global_step}" and saved.is_dir():
-        from harness.backends.hf_loading import expected_fingerprint
+        from harness.backends.hf.loading import expected_fingerprint
 
         dtype = str(model.dtype).removeprefix("torch.")
         return expected_fingerprint(str(saved), device=next(model.parameters()).device.type, dtype=dtype)

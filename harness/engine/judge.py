@@ -1,0 +1,176 @@
+"""LLM-as-judge for general_qa: `"metrics": ["judge"]` with `"judge_args": {"url": ...}` in the dataset args.
+
+A judge model behind an OpenAI-compatible server reads each question, its reference and the
+model's answer through a rubric template and replies with a rationale and a score on a scale.
+Requests go through the api backend (concurrency, retries, redaction, and the request cache with
+`--use-cache`). The score, mapped to 0..1 ((score - low) / (high - low)), is the sample's `judge`
+metric, with a bootstrap interval like every other per-sample score, and `compare` tests it
+paired. Each record keeps the raw score and the judge's short rationale.
+
+A reply without a readable score in range is a failed judgement: the sample has no `judge` score
+(it is left out of n, never counted as 0) and the count is reported. A judge request that fails
+over HTTP is counted the same way and retried by the next run of the same command.
+
+Templates ship with the harness and are versioned (`default-v1`); the template's text, the judge
+model and settings are part of the run's identity and are recorded in results.json.
+
+`judge_args`: `url` (required), `model` (default: the server's first), `api_key_env`, `template`
+(a shipped name or a file), `scale` ([low, high], default [1, 10]), `concurrency` (8),
+`max_tokens` (256), `timeout` (120), `max_retries` (6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from harness.backends.base import Backend, GenerateRequest
+from harness.core.errors import UserError
+from harness.engine.config import GenerationConfig
+
+__all__ = ["JUDGE_METRIC", "Judge", "JudgeSettings", "parse_judge_args", "parse_reply"]
+
+JUDGE_METRIC = "judge"
+_KNOWN = ("url", "model", "api_key_env", "template", "scale", "concurrency", "max_tokens", "timeout", "max_retries")
+_SCORE = re.compile(r"score\s*[:：]\s*\**\s*(-?\d+(?:\.\d+)?)", re.IGNORECASE)
+_RATIONALE = re.compile(r"rationale\s*[:：]\s*(.*?)(?=\n\s*score\s*[:：]|\Z)", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """Resolved `judge_args`, with the template's text and its hash (part of the run's identity)."""
+
+    url: str
+    model: str
+    api_key_env: str | None
+    template_name: str
+    template: str
+    template_sha256: str
+    low: float
+    high: float
+    concurrency: int
+    max_tokens: int
+    timeout: float
+    max_retries: int
+
+    def record(self) -> dict[str, Any]:
+        """What results.json says about the judge."""
+        return {"url": self.url, "model": self.model, "template": self.template_name, "template_sha256": self.template_sha256,
+                "scale": [self.low, self.high], "max_tokens": self.max_tokens}  # fmt: skip
+
+
+def _template(name: str, task: str) -> tuple[str, str]:
+    shipped = resources.files("harness") / "assets" / "judge" / f"{name}.txt"
+    if shipped.is_file():
+        return name, shipped.read_text(encoding="utf-8")
+    path = Path(name).expanduser()
+    if path.is_file():
+        return str(path), path.read_text(encoding="utf-8")
+    raise UserError(f"{task}: judge template {name!r} is neither a shipped one (default-v1) nor a file")
+
+
+def parse_judge_args(task: str, raw: Any) -> JudgeSettings:
+    """Check `judge_args`; every mistake is one line naming the key."""
+    if not isinstance(raw, dict):
+        raise UserError(f'{task}: judge_args must be an object, e.g. {{"url": "http://127.0.0.1:8000/v1"}}')
+    unknown = sorted(set(raw) - set(_KNOWN))
+    if unknown:
+        raise UserError(f"{task}: unknown judge_args key {unknown[0]!r} (known: {', '.join(_KNOWN)})")
+    if not isinstance(raw.get("url"), str) or not raw["url"]:
+        raise UserError(f'{task}: judge_args needs "url", the judge\'s OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1)')
+    scale = raw.get("scale", [1, 10])
+    if not (isinstance(scale, list) and len(scale) == 2 and all(isinstance(v, int | float) for v in scale) and scale[0] < scale[1]):
+        raise UserError(f"{task}: judge_args scale must be [low, high] with low < high, got {scale!r}")
+    name, text = _template(str(raw.get("template", "default-v1")), task)
+    missing = [f for f in ("{question}", "{reference}", "{answer}") if f not in text]
+    if missing:
+        raise UserError(f"{task}: judge template {name} lacks {', '.join(missing)}")
+    ints = {k: raw.get(k, d) for k, d in (("concurrency", 8), ("max_tokens", 256), ("max_retries", 6))}
+    for key, value in ints.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "max_retries" else 1):
+            raise UserError(f"{task}: judge_args {key} must be a whole number of at least {0 if key == 'max_retries' else 1}")
+    return JudgeSettings(
+        url=raw["url"], model=str(raw.get("model") or ""), api_key_env=raw.get("api_key_env"), template_name=name, template=text,
+        template_sha256=hashlib.sha256(text.encode()).hexdigest(), low=float(scale[0]), high=float(scale[1]),
+        concurrency=ints["concurrency"], max_tokens=ints["max_tokens"], timeout=float(raw.get("timeout", 120.0)),
+        max_retries=ints["max_retries"],
+    )  # fmt: skip
+
+
+def parse_reply(text: str, low: float, high: float) -> tuple[float | None, str]:
+    r"""(score, rationale) from a judge's reply; the score is None when none in range can be read.
+
+    >>> parse_reply("Rationale: matches the reference.\nScore: 9", 1, 10)
+    (9.0, 'matches the reference.')
+    >>> parse_reply("I think it is good", 1, 10)[0] is None
+    True
+    """
+    scores = _SCORE.findall(text)
+    rationale = _RATIONALE.search(text)
+    why = " ".join((rationale.group(1) if rationale else text).split())[:300]
+    if not scores:
+        return None, why
+    value = float(scores[-1])
+    return (value if low <= value <= high else None), why
+
+
+class Judge:
+    """Scores answers with a judge model; see the module docstring."""
+
+    def __init__(self, settings: JudgeSettings, *, use_cache: bool = False) -> None:
+        """Connect to the judge's server (`/v1/models` names the model when `model` is not given)."""
+        from harness.backends import create_backend
+
+        self.settings = settings
+        options: dict[str, Any] = {"api_url": settings.url, "concurrency": settings.concurrency, "timeout": settings.timeout,
+                                   "max_retries": settings.max_retries, "scoring_method": "generate"}  # fmt: skip
+        if settings.api_key_env:
+            options["api_key_env"] = settings.api_key_env
+        backend: Backend = create_backend("api", settings.model, **options)
+        if use_cache:
+            from harness.backends.cached import CachedBackend
+            from harness.engine.config import cache_root
+
+            backend = CachedBackend(backend, cache_root() / "requests.sqlite")
+        self.backend = backend
+        self.model = str(backend.fingerprint()["model"])
+
+    def describe(self) -> dict[str, Any]:
+        """The judge as results.json records it (the model as the server names it)."""
+        return {**self.settings.record(), "model": self.model}
+
+    def _request(self, record: dict[str, Any]) -> GenerateRequest:
+        question = next((m["content"] for m in reversed(record.get("messages") or []) if m["role"] == "user"), "")
+        prompt = self.settings.template.format_map(
+            {"question": question, "reference": record.get("reference", ""), "answer": record.get("prediction") or "",
+             "low": _num(self.settings.low), "high": _num(self.settings.high)}
+        )  # fmt: skip
+        return GenerateRequest(record["key"], ({"role": "user", "content": prompt},))
+
+    def judge(self, records: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Each record with its judgement, as the judge's replies arrive."""
+        config = GenerationConfig(max_new_tokens=self.settings.max_tokens, temperature=0.0)
+        low, high = self.settings.low, self.settings.high
+        for i, reply in self.backend.generate([self._request(r) for r in records], config):
+            record = dict(records[i])
+            record.pop("judge_pending", None)
+            if reply.text is None:
+                verdict: dict[str, Any] = {"score": None, "rationale": "", "error": reply.error, "retry": True}
+            else:
+                score, why = parse_reply(reply.text, low, high)
+                error = None if score is not None else f"no score from {_num(low)} to {_num(high)} in the reply"
+                verdict = {"score": score, "rationale": why, "error": error, "retry": False}
+            record["judge"] = verdict
+            scores = dict(record.get("scores") or {})
+            scores[JUDGE_METRIC] = None if verdict["score"] is None else (verdict["score"] - low) / (high - low)
+            record["scores"] = scores
+            yield record
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

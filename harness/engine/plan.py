@@ -1,0 +1,119 @@
+"""From the config to tasks ready to run: parse dataset args, resolve scoring and metrics, load the data.
+
+Two steps, so a finished run can be recognised without reading its data: `plan_tasks` checks
+every argument and finds the files (cheap; all argument errors surface here), `load_task` parses
+the rows and builds the prompts (all data errors surface here, before the model is loaded on a
+fresh run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from harness.engine.config import EvalConfig, GenerationConfig
+from harness.engine.judge import JUDGE_METRIC, parse_judge_args
+from harness.metrics.corpus import CORPUS_METRICS
+from harness.metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
+from harness.tasks import EXAMPLE_DATA, DatasetArgs, LoadedTask, Sample, UserError, get_task, parse_dataset_args
+from harness.tasks.registry import EXAMPLE_ARGS
+
+__all__ = ["PreparedTask", "TaskPlan", "load_task", "plan_tasks", "prepare_tasks"]
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One dataset to evaluate: its arguments, scoring mode, metrics and files, before any row is read."""
+
+    name: str
+    kind: str
+    version: int
+    args: DatasetArgs
+    scoring: str
+    metrics: tuple[str, ...]
+    files: tuple[Path, ...]
+
+    def generation(self, default: GenerationConfig) -> GenerationConfig:
+        """The run's generation settings with this dataset's `max_new_tokens` and `stop` applied."""
+        return _generation(self.args, default)
+
+
+@dataclass(frozen=True)
+class PreparedTask(TaskPlan):
+    """A planned dataset with its rows loaded (and cut to `--limit`)."""
+
+    loaded: LoadedTask
+
+
+def _generation(args: DatasetArgs, default: GenerationConfig) -> GenerationConfig:
+    changes: dict[str, object] = {}
+    if args.max_new_tokens is not None:
+        changes["max_new_tokens"] = args.max_new_tokens
+    if args.stop is not None:
+        changes["stop"] = tuple(args.stop)
+    return replace(default, **changes) if changes else default  # type: ignore[arg-type]
+
+
+def plan_tasks(config: EvalConfig, default_scoring: str, offered: Collection[str] = ("letter", "cloze", "generate")) -> list[TaskPlan]:
+    """Check every dataset argument and find the files; reads no rows.
+
+    `offered` lists the MCQ scoring modes the backend can compute (an API server may lack
+    log-probabilities): the built-in data's preferred mode is used only when it is offered.
+    """
+    stray = [name for name in config.dataset_args if name not in config.datasets]
+    if stray:
+        raise UserError(f"--dataset-args names {stray[0]!r}, which is not among --datasets ({', '.join(config.datasets)}); fix the name")
+    plans = []
+    for name in config.datasets:
+        spec = get_task(name)
+        raw = config.dataset_args.get(name, {})
+        if not isinstance(raw, dict):
+            raise UserError(f'--dataset-args: the value for {name} must be an object, e.g. {{"{name}": {{"local_path": "DIR"}}}}')
+        # The built-in data comes with the settings that suit it, unless the user sets them.
+        builtin = {} if "local_path" in raw else {"local_path": str(EXAMPLE_DATA), **EXAMPLE_ARGS.get(name, {})}
+        if builtin.get("scoring") not in (None, *offered):
+            del builtin["scoring"]
+        args = parse_dataset_args(name, {**builtin, **raw})
+        if spec.kind == "mcq":
+            scoring = args.scoring or ("generate" if args.multiple_correct else default_scoring)
+            if args.multiple_correct and scoring != "generate":
+                raise UserError(f'{name}: multiple_correct needs scoring "generate" (letter and cloze pick one option)')
+            metrics: tuple[str, ...] = ("acc",)
+        else:
+            scoring = "generate"
+            metrics = args.metrics or DEFAULT_QA_METRICS
+            known = (*QA_METRICS, *CORPUS_METRICS, JUDGE_METRIC)
+            unknown = [m for m in metrics if m not in known]
+            if unknown:
+                raise UserError(f"{name}: unknown metric {unknown[0]!r} (known: {', '.join(known)})")
+            if (JUDGE_METRIC in metrics) != (args.judge_args is not None):
+                raise UserError(f'{name}: the "judge" metric and dataset arg judge_args go together: give both or neither')
+            if args.judge_args is not None:
+                parse_judge_args(name, args.judge_args)  # every mistake in judge_args surfaces before any work
+        plans.append(TaskPlan(name, spec.kind, spec.version, args, scoring, metrics, tuple(spec.files(name, args))))
+    return plans
+
+
+def load_task(plan: TaskPlan, limit: int | None) -> PreparedTask:
+    """Parse the plan's rows and build their prompts."""
+    loaded = get_task(plan.name).load(plan.name, plan.args, plan.scoring)
+    if limit is not None:
+        loaded.samples = _limit(loaded.samples, limit)
+    return PreparedTask(plan.name, plan.kind, plan.version, plan.args, plan.scoring, plan.metrics, plan.files, loaded)
+
+
+def prepare_tasks(config: EvalConfig, default_scoring: str) -> list[PreparedTask]:
+    """Plan and load every dataset (all input errors surface here, before any work)."""
+    return [load_task(plan, config.limit) for plan in plan_tasks(config, default_scoring)]
+
+
+def _limit(samples: Sequence[Sample], limit: int) -> list[Sample]:
+    """The first `limit` samples of each subset."""
+    counts: dict[str, int] = {}
+    kept = []
+    for s in samples:
+        counts[s.subset] = counts.get(s.subset, 0) + 1
+        if counts[s.subset] <= limit:
+            kept.append(s)
+    return kept

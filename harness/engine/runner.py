@@ -1,0 +1,269 @@
+"""The evaluation loop: plan, recognise a finished run, load, check lengths, stream every task through the backend.
+
+Each backend gets all of a task's pending requests at once and schedules them itself; every
+result is turned into a record and appended to the run store the moment it arrives, so a kill
+loses only what was in flight and the same command resumes. Task preparation lives in
+`harness.engine.plan`, run identity in `harness.engine.identity`, results.json in `harness.engine.results`, and
+torchrun coordination in `harness.core.distributed`; this module only puts them in order.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness.backends import Backend, ChoiceRequest, GenerateRequest, create_backend
+from harness.backends.base import LengthIssue, Request
+from harness.backends.cached import CachedBackend
+from harness.core.distributed import Group, balanced_shards, current_group, in_rounds, local_rank
+from harness.engine.config import EvalConfig, cache_root
+from harness.engine.identity import backend_digest, inputs_digest
+from harness.engine.judge import Judge, parse_judge_args
+from harness.engine.plan import PreparedTask, TaskPlan, load_task, plan_tasks, prepare_tasks
+from harness.engine.records import choice_request, generate_request, record_choice, record_generation
+from harness.engine.results import ResultsBuilder
+from harness.metrics.corpus import CORPUS_METRICS
+from harness.runs.store import FinishedRun, RunStore, finished_run
+from harness.tasks import Sample, UserError
+
+__all__ = ["PreparedTask", "RunResult", "evaluate", "prepare_tasks"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where the run was written and its results; `reused` when a finished run answered without any work."""
+
+    run_dir: Path
+    results: dict[str, Any]
+    main: bool = True
+    reused: bool = False
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(text).name or text).strip("_")[:60] or "model"
+
+
+def evaluate(
+    config: EvalConfig,
+    *,
+    backend: Backend | None = None,
+    run_dir: Path | None = None,
+    progress: Progress | None = None,
+    replace_stale: bool = False,
+) -> RunResult:
+    """Run every dataset in `config` through the backend and write the run folder.
+
+    A folder that already holds this run, finished, is answered from its results.json without
+    reading the data. `replace_stale` lets a run replace a folder that holds an older run
+    (different data or settings) instead of refusing. Under `torchrun` (WORLD_SIZE > 1) every
+    rank calls this; rank 0 returns the full result, the others a `RunResult` with `main=False`.
+    """
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    group = _group(config)
+    if backend is None and config.backend == "api":
+        # Cheap to create (a probe of the server), and its default scoring depends on what the server offers.
+        backend = create_backend(config.backend, config.model, **config.model_args)
+        config = replace(config, model=config.model or str(backend.fingerprint()["model"]))
+    offered = _offered(backend)
+    plans = plan_tasks(config, backend.default_scoring if backend else "letter", offered)
+    inputs = inputs_digest(config, plans)
+    candidate = group.broadcast(_finished_candidate(run_dir, config, inputs) if group.is_main else None)
+    if candidate is not None:
+        backend = backend or create_backend(config.backend, config.model, **config.model_args)
+        if backend_digest(inputs, backend) == candidate.fingerprint:
+            group.close()
+            return RunResult(candidate.run_dir, candidate.results if group.is_main else {}, main=group.is_main, reused=True)
+    tasks = [load_task(plan, config.limit) for plan in plans]
+    _check_scoring(plans, offered)
+    if backend is None:
+        backend = create_backend(config.backend, config.model, **config.model_args)
+    if config.use_cache:
+        backend = CachedBackend(backend, cache_root() / "requests.sqlite")
+    digest = backend_digest(inputs, backend)
+    run_dir = run_dir or Path(config.output) / f"{_slug(config.model)}-{digest[:10]}"
+    store = RunStore(run_dir, digest, {"inputs": inputs, "created": started, "model": config.model, "backend": config.backend})
+    try:
+        done = _open(store, group, replace_stale)
+        work = [_pending(task, done, backend, config) for task in tasks]  # every length checked before any work
+        judges = _judges(tasks, config) if group.is_main else {}  # a judge server that is down stops the run here
+        for task, pending, requests in work:
+            _run_task(task, pending, requests, backend, config, store, group, progress if group.is_main else None)
+            if task.name in judges:
+                _judge_task(task, judges[task.name], store, progress)
+        if not group.is_main:
+            return RunResult(run_dir, {}, main=False)
+        corpus = {t.name: tuple(m for m in t.metrics if m in CORPUS_METRICS) for t in tasks}
+        builder = ResultsBuilder(corpus, {name: judge.describe() for name, judge in judges.items()})
+        store.finalize((s.key for t in tasks for s in t.loaded.samples), builder.add)
+        results = builder.build(config, tasks, backend, started=started, seconds=time.perf_counter() - t0)
+        results["world_size"] = group.world
+        store.write_results(results)
+    finally:
+        store.close()
+        group.close()
+    return RunResult(run_dir, results)
+
+
+def _judges(tasks: Sequence[PreparedTask], config: EvalConfig) -> dict[str, Judge]:
+    """A judge for each task that asks for one (harness.engine.judge)."""
+    return {t.name: Judge(parse_judge_args(t.name, t.args.judge_args), use_cache=config.use_cache) for t in tasks if t.args.judge_args}
+
+
+def _judge_task(task: PreparedTask, judge: Judge, store: RunStore, progress: Progress | None) -> None:
+    """Judge every answer of the task that has no judgement yet (or whose judge request failed); each stored at once."""
+    keys = {s.key for s in task.loaded.samples}
+    waiting = [store.read(key) for key in sorted(store.needs_judge & keys)]
+    label = f"{task.name} (judge)"
+    if progress and waiting:
+        progress(label, 0, len(waiting))
+    for n, record in enumerate(judge.judge(waiting), start=1):
+        store.append(record)
+        if progress:
+            progress(label, n, len(waiting))
+
+
+def _finished_candidate(run_dir: Path | None, config: EvalConfig, inputs: str) -> FinishedRun | None:
+    """A finished run of these inputs: in `run_dir`, or in a folder of this model's name under the output root."""
+    if run_dir is not None:
+        return finished_run(run_dir, inputs)
+    root = Path(config.output)
+    if not root.is_dir():
+        return None
+    for folder in sorted(root.glob(f"{_slug(config.model)}-*")):
+        found = finished_run(folder, inputs)
+        if found is not None:
+            return found
+    return None
+
+
+def _offered(backend: Backend | None) -> tuple[str, ...]:
+    """The MCQ scoring modes a backend computes: all for local ones; for a server, those it has log-probabilities for."""
+    if backend is not None and backend.name == "api":
+        return (*backend.scoring_via, "generate")
+    return ("letter", "cloze", "generate")
+
+
+def _check_scoring(plans: Sequence[TaskPlan], offered: Sequence[str]) -> None:
+    """A log-likelihood mode the backend cannot compute is refused before any work."""
+    for plan in plans:
+        if plan.scoring not in offered:
+            raise UserError(
+                f"{plan.name}: scoring {plan.scoring!r} needs log-probabilities this server does not offer; use scoring generate"
+            )
+
+
+def _group(config: EvalConfig) -> Group:
+    group = current_group() if local_rank() is not None else Group()
+    if group.world > 1 and config.backend not in ("hf", "fake"):
+        raise UserError(
+            f"backend {config.backend!r} does not run under torchrun: use its own parallelism "
+            "(vllm: tensor_parallel_size / data_parallel_size; api: --concurrency)"
+        )
+    return group
+
+
+def _open(store: RunStore, group: Group, replace_stale: bool) -> dict[str, bool]:
+    """Rank 0 locks the folder and reads which samples are done (key -> failed); every rank learns it, or the error."""
+    done: dict[str, bool] = {}
+    error = None
+    if group.is_main:
+        try:
+            done = store.open(replace_stale=replace_stale)
+        except UserError as exc:
+            error = str(exc)
+    done, error = group.broadcast((done, error))
+    if error:
+        raise UserError(error)
+    return done
+
+
+def _pending(
+    task: PreparedTask, done: dict[str, bool], backend: Backend, config: EvalConfig
+) -> tuple[PreparedTask, list[Sample], list[Request]]:
+    """The samples still to compute (failed ones are retried) and their requests, cut to the context when asked."""
+    pending = [s for s in task.loaded.samples if done.get(s.key, True)]
+    requests: list[Request] = (
+        [choice_request(s, task.scoring) for s in pending]
+        if task.scoring in ("letter", "cloze")
+        else [generate_request(s) for s in pending]
+    )
+    issues = backend.check_lengths(requests, task.generation(config.generation).max_new_tokens) if requests else None
+    if issues:
+        cut = _truncation(task, pending, issues, config)
+        requests = [replace(r, truncate_to=cut[i]) if i in cut else r for i, r in enumerate(requests)]
+    return task, pending, requests
+
+
+def _truncation(task: PreparedTask, pending: Sequence[Sample], issues: Sequence[LengthIssue], config: EvalConfig) -> dict[int, int]:
+    """Prompt tokens to keep per too-long request, when the user asked for truncation; else the error naming the sample."""
+    first = issues[0]
+    sample = pending[first.index]
+    where = f"{task.name} sample {sample.key} ({sample.line and f'line {sample.line}' or 'row ' + str(sample.index)})"
+    room = first.window - first.reserved
+    if room < 1:
+        raise UserError(
+            f"{where}: {first.reserved} tokens are reserved for the answer, but the context holds {first.window}; lower --max-new-tokens"
+        )
+    if not config.truncate:
+        raise UserError(
+            f"{where}: the prompt is {first.prompt} tokens and {first.reserved} more are needed for the answer, over the model's "
+            f"{first.window}-token context ({len(issues)} sample(s) too long); shorten them, lower --max-new-tokens, "
+            "or pass --truncate to cut prompts from the left"
+        )
+    return {i.index: i.window - i.reserved for i in issues}
+
+
+def _records(
+    task: PreparedTask, pending: Sequence[Sample], requests: Sequence[Request], backend: Backend, config: EvalConfig
+) -> Iterator[dict[str, Any]]:
+    """The backend's results for this task as records, in the order they complete."""
+    if task.scoring in ("letter", "cloze"):
+        choices = [r for r in requests if isinstance(r, ChoiceRequest)]
+        for i, result in backend.score_choices(choices):
+            yield _mark(record_choice(pending[i], result, task.scoring), requests[i])
+    else:
+        gens = [r for r in requests if isinstance(r, GenerateRequest)]
+        for i, generation in backend.generate(gens, task.generation(config.generation)):
+            yield _mark(record_generation(pending[i], generation, task.scoring, task.metrics), requests[i])
+
+
+def _mark(record: dict[str, Any], request: Request) -> dict[str, Any]:
+    if request.truncate_to is not None:
+        record["truncated"] = request.truncate_to
+    return record
+
+
+def _run_task(
+    task: PreparedTask,
+    pending: list[Sample],
+    requests: list[Request],
+    backend: Backend,
+    config: EvalConfig,
+    store: RunStore,
+    group: Group,
+    progress: Progress | None,
+) -> None:
+    total = len(task.loaded.samples)
+    finished = total - len(pending)
+    if progress:
+        progress(task.name, finished, total)
+    if group.world > 1:
+        # Shards balanced by prompt size; every rank computes the same split. Ranks exchange records in
+        # rounds of about a second, while each rank's backend keeps its whole shard in flight.
+        costs = [sum(len(m["content"].encode()) for m in s.messages) for s in pending]
+        mine = balanced_shards(costs, group.world)[group.rank]
+        pending, requests = [pending[i] for i in mine], [requests[i] for i in mine]
+    for batch in in_rounds(group, _records(task, pending, requests, backend, config)):
+        for record in batch:
+            store.append(record)
+        finished += len(batch)
+        if progress and batch:
+            progress(task.name, finished, total)

@@ -1,0 +1,238 @@
+"""`harness compare BASE NEW [...]`: paired comparison of finished runs, and a regression gate.
+
+For every task, metric and subset (plus OVERALL, pooled, when a task has several subsets) the
+runs are compared on the samples both hold (matched by sample key); samples present in only one
+run are counted and reported, never silently dropped. A row is a regression when the metric drops
+by at least `min_delta` with p < `alpha`, an improvement when it rises likewise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import UserError
+from harness.metrics.paired import paired_compare
+from harness.reports.scores import describe_run, load_results, run_label
+from harness.reports.tables import Column, Table
+from harness.runs.jsonl import iter_lines, loads_record
+
+__all__ = ["CompareRow", "Comparison", "compare_runs", "load_samples", "paired_rows", "render_compare"]
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One metric on one subset: base vs new on shared samples."""
+
+    run: str
+    task: str
+    metric: str
+    subset: str
+    n: int
+    base: float
+    new: float
+    delta: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    test: str
+    verdict: str
+
+
+def load_samples(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """A finished run's per-sample records by key."""
+    path = run_dir / "samples.jsonl"
+    if not path.is_file():
+        raise UserError(f"{path}: missing (is {run_dir} a finished run folder?)")
+    records: dict[str, dict[str, Any]] = {}
+    for number, _, raw in iter_lines(path):
+        rec = loads_record(raw)
+        if rec is None:
+            raise UserError(f"{path} line {number}: not a sample record (the file is damaged; re-run the evaluation to rewrite it)")
+        records[rec["key"]] = rec
+    return records
+
+
+def _label(run_dir: Path) -> str:
+    return run_label(run_dir)
+
+
+def _content_hash(rec: dict[str, Any]) -> str:
+    """The record's question hash; records written before hashes existed get one from their prompt and reference."""
+    return str(rec.get("hash") or hashlib.sha256(json.dumps([rec.get("messages"), rec.get("reference")]).encode()).hexdigest()[:16])
+
+
+@dataclass
+class Comparison:
+    """Rows for every run against the base, notes on what was not compared, and tasks a new run lacks."""
+
+    rows: list[CompareRow]
+    notes: list[str]
+    missing_tasks: list[tuple[str, str]]
+    runs: list[tuple[str, str]] = field(default_factory=list)  # (label, what the run is), the base first
+
+    def failed_gate(self, *, allow_missing_tasks: bool = False) -> bool:
+        """A regression, or a task of the base that a new run does not have (unless allowed)."""
+        return any(r.verdict == "regression" for r in self.rows) or (bool(self.missing_tasks) and not allow_missing_tasks)
+
+
+def _pair(
+    base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], label: str, *, skip_changed: bool
+) -> tuple[list[str], list[str]]:
+    """Keys to compare (same key, same question) and notes; a UserError when the runs are not comparable."""
+    shared = [k for k in base if k in new]
+    legacy = any("hash" not in base[k] or "hash" not in new[k] for k in shared)
+    same = (lambda a, b: _content_hash(a) == _content_hash(b)) if legacy else (lambda a, b: a["hash"] == b["hash"])
+    changed = [k for k in shared if not same(base[k], new[k])]
+    matched = [k for k in shared if k not in set(changed)] if changed else shared
+    if not shared:
+        raise UserError(
+            f"{label}: nothing to compare with the base run (no sample key is in both); compare runs of the same tasks and data"
+        )
+    if changed and (not skip_changed or not matched):
+        raise UserError(
+            f"{label}: {len(changed)} of {len(shared)} shared samples are different questions under the same key (first: {changed[0]}); "
+            "the data changed between the runs: re-run the base on the same data, or pass --skip-changed to compare the rest"
+        )
+    notes = []
+    only_base, only_new = len(base) - len(shared), len(new) - len(shared)
+    if only_base or only_new or changed:
+        notes.append(
+            f"{label}: not compared: {only_base} samples only in the base run, {only_new} only in this run"
+            + (f", {len(changed)} changed questions" if changed else "")
+        )
+    return matched, notes
+
+
+def compare_runs(
+    base_dir: Path,
+    new_dirs: list[Path],
+    *,
+    alpha: float = 0.05,
+    min_delta: float = 0.01,
+    seed: int = 0,
+    skip_changed: bool = False,
+) -> Comparison:
+    """Compare each new run with the base on the samples that are the same question in both.
+
+    Refuses (UserError) runs that share no sample, or that hold different questions under the
+    same keys (unless `skip_changed`); notes what was left out; lists tasks of the base that a
+    new run lacks entirely, which fail the gate unless the caller allows them.
+    """
+    base_results = load_results(base_dir)
+    base = load_samples(base_dir)
+    if not base:
+        raise UserError(f"{base_dir}: the base run holds no samples; nothing to compare")
+    result = Comparison([], [], [], runs=[(f"Base {_label(base_dir)}", describe_run(base_results, base_dir))])
+    base_tasks = list(dict.fromkeys([*base_results["tasks"], *(r["task"] for r in base.values())]))
+    for new_dir in new_dirs:
+        new_results = load_results(new_dir)
+        new = load_samples(new_dir)
+        label = _label(new_dir)
+        if not new:
+            raise UserError(f"{new_dir}: the run holds no samples; nothing to compare")
+        result.runs.append((f"New {label}", describe_run(new_results, new_dir)))
+        rows, notes = paired_rows(base, new, label, alpha=alpha, min_delta=min_delta, seed=seed, skip_changed=skip_changed)
+        result.rows += rows
+        result.notes += notes
+        new_tasks = {*new_results["tasks"], *(r["task"] for r in new.values())}
+        for task in base_tasks:
+            if task not in new_tasks:
+                result.missing_tasks.append((label, task))
+                result.notes.append(f"{label}: task {task} of the base run is missing from this run")
+    return result
+
+
+def paired_rows(
+    base: dict[str, dict[str, Any]],
+    new: dict[str, dict[str, Any]],
+    label: str,
+    *,
+    alpha: float = 0.05,
+    min_delta: float = 0.01,
+    seed: int = 0,
+    skip_changed: bool = False,
+) -> tuple[list[CompareRow], list[str]]:
+    """Paired tests of one run against the base on the samples that are the same question in both, and notes.
+
+    Raises UserError when the two runs share no question, or (unless `skip_changed`) hold different questions under the same keys.
+    """
+    keys, notes = _pair(base, new, label, skip_changed=skip_changed)
+    return _rows(base, new, keys, label, alpha=alpha, min_delta=min_delta, seed=seed), notes
+
+
+def _rows(
+    base: dict[str, dict[str, Any]],
+    new: dict[str, dict[str, Any]],
+    keys: list[str],
+    label: str,
+    *,
+    alpha: float,
+    min_delta: float,
+    seed: int,
+) -> list[CompareRow]:
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    subsets: dict[str, set[str]] = defaultdict(set)
+    for key in keys:
+        a, b = base[key], new[key]
+        subsets[a["task"]].add(a["subset"])
+        for metric in a["scores"]:
+            if a["scores"][metric] is not None and b["scores"].get(metric) is not None:  # both scored (no failed judgement)
+                groups[(a["task"], metric, a["subset"])].append(key)
+                groups[(a["task"], metric, "OVERALL")].append(key)
+    rows = []
+    for (task, metric, subset), group in groups.items():
+        if subset == "OVERALL" and len(subsets[task]) < 2:
+            continue
+        x = [float(base[k]["scores"][metric]) for k in group]
+        y = [float(new[k]["scores"][metric]) for k in group]
+        res = paired_compare(x, y, seed)
+        significant = res.p_value < alpha and abs(res.delta) >= min_delta
+        verdict = ("regression" if res.delta < 0 else "improvement") if significant else "-"
+        rows.append(
+            CompareRow(
+                label, task, metric, subset, res.n, res.base, res.new, res.delta, res.ci_low, res.ci_high, res.p_value, res.test, verdict
+            )
+        )
+    return rows
+
+
+_COLUMNS = [
+    Column("Run", drop=4), Column("Dataset"), Column("Metric"), Column("Subset"), Column("Num", numeric=True),
+    Column("Base", numeric=True), Column("New", numeric=True), Column("Delta", numeric=True), Column("95% CI", numeric=True, drop=2),
+    Column("p", numeric=True, drop=1), Column("Verdict"),
+]  # fmt: skip
+
+
+def _cells(r: CompareRow) -> list[str]:
+    mark = {"regression": "🔻 regression", "improvement": "🔺 improvement"}.get(r.verdict, "-")
+    return [
+        r.run, r.task, r.metric, r.subset, str(r.n), f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}",
+        f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]", f"{r.p_value:.3g} ({r.test})", mark,
+    ]  # fmt: skip
+
+
+def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta: float) -> str:
+    """The comparison as a terminal table, GitHub Markdown (for a PR comment) or JSON."""
+    rows, notes = comparison.rows, comparison.notes
+    regressions = sum(r.verdict == "regression" for r in rows)
+    improvements = sum(r.verdict == "improvement" for r in rows)
+    missing = f", {len(comparison.missing_tasks)} missing task(s)" if comparison.missing_tasks else ""
+    summary = f"{regressions} regression(s), {improvements} improvement(s){missing} (alpha {alpha}, min delta {min_delta})"
+    if fmt == "json":
+        body = {"runs": dict(comparison.runs), "rows": [asdict(r) for r in rows], "notes": notes,
+                "missing_tasks": comparison.missing_tasks, "summary": summary}  # fmt: skip
+        return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    preamble = [f"{label}: {description}" for label, description in comparison.runs]
+    table = Table(list(_COLUMNS), [_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble, notes=notes)
+    if fmt == "md":
+        table.preamble = [f"**{summary}**", "", *(f"- {line}" for line in preamble)]
+        return table.markdown()
+    if fmt == "table":
+        table.notes = [summary, *notes]
+        return table.terminal()
+    raise UserError(f"unknown format {fmt!r} (use table, md or json)")

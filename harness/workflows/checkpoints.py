@@ -1,0 +1,211 @@
+"""`harness eval-checkpoints`: evaluate every checkpoint of a fine-tune, in step order, and chart the trend.
+
+Finds Hugging Face Trainer (`OUT/checkpoint-N/`) and ms-swift (`OUT/vX-.../checkpoint-N/`) checkpoints,
+full weights or LoRA/PEFT adapters. Adapters share one base model, loaded once: each adapter is
+attached, evaluated and detached. Each checkpoint's run lives in the checkpoint, at
+`checkpoint-N/harness_eval/`, the same place `EvalCallback` writes during training; a checkpoint whose
+folder holds finished results with the same run identity is not evaluated again. The trend
+(`trend.md`, `trend.csv`, `trend.png`: metric by step) goes to `OUT/harness_eval/`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import UserError
+from harness.engine.config import EvalConfig
+from harness.engine.identity import inputs_digest, run_digest
+from harness.engine.plan import plan_tasks
+from harness.reports.tables import Column, Table
+from harness.runs.store import finished_run
+
+__all__ = ["Checkpoint", "evaluate_checkpoints", "find_checkpoints", "run_dir_for", "trend_table", "write_trend"]
+
+_STEP = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A saved checkpoint: where, which step, and whether it is a PEFT adapter."""
+
+    path: Path
+    step: int
+    adapter: bool
+
+    @property
+    def name(self) -> str:
+        """Unique label: `checkpoint-N`, prefixed with the ms-swift version folder when there is one."""
+        parent = self.path.parent.name
+        return f"{parent}/{self.path.name}" if parent.startswith("v") and "-" in parent else self.path.name
+
+
+def find_checkpoints(output_dir: Path) -> list[Checkpoint]:
+    """Checkpoints directly under `output_dir` or one level down (ms-swift), ordered by run then step."""
+    if not output_dir.is_dir():
+        raise UserError(f"{output_dir}: no such folder (give a Trainer or ms-swift output folder)")
+    found = []
+    for path in [*output_dir.glob("checkpoint-*"), *output_dir.glob("*/checkpoint-*")]:
+        match = _STEP.match(path.name)
+        if match and path.is_dir():
+            found.append(Checkpoint(path, int(match.group(1)), (path / "adapter_config.json").exists()))
+    if not found:
+        raise UserError(f"{output_dir}: no checkpoint-N folders (looked in it and one level down)")
+    return sorted(found, key=lambda c: (str(c.path.parent), c.step))
+
+
+def run_dir_for(ckpt: Checkpoint, results_root: Path | None) -> Path:
+    """Where a checkpoint's run lives: inside the checkpoint (where `EvalCallback` writes), or under `results_root`."""
+    return results_root / ckpt.name if results_root else ckpt.path / "harness_eval"
+
+
+def _reusable(run_dir: Path, config: EvalConfig, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """The finished results in `run_dir` when they are for exactly this checkpoint and these settings."""
+    plans = plan_tasks(config, "letter")
+    inputs = inputs_digest(config, plans)
+    found = finished_run(run_dir, inputs)
+    if found is None or found.fingerprint != run_digest(inputs, fingerprint, "letter"):
+        return None
+    return found.results
+
+
+def evaluate_checkpoints(
+    output_dir: Path, config: EvalConfig, *, base_model: str | None = None, results_root: Path | None = None
+) -> list[tuple[Checkpoint, dict[str, Any], bool]]:
+    """Evaluate each checkpoint in step order; returns (checkpoint, results, reused).
+
+    A checkpoint whose folder already holds finished results with the same run identity (the
+    weights' digest, dtype, device, data and settings) is not evaluated again, whether the
+    results came from an earlier `eval-checkpoints` or from `EvalCallback` during training. A
+    folder holding results for other inputs (an edited data file, other settings) is evaluated
+    again and replaced.
+    """
+    from harness.backends.hf.loading import expected_fingerprint
+    from harness.engine.runner import evaluate
+
+    out = []
+    host: _AdapterHost | None = None
+    device, dtype = str(config.model_args.get("device", "auto")), str(config.model_args.get("dtype", "auto"))
+    for ckpt in find_checkpoints(output_dir):
+        run_dir = run_dir_for(ckpt, results_root)
+        cfg = replace(config, model=str(ckpt.path))
+        expected = expected_fingerprint(str(ckpt.path), device=device, dtype=dtype, base_model=base_model)
+        results = _reusable(run_dir, cfg, expected)
+        if results is not None:
+            out.append((ckpt, results, True))
+            continue
+        if ckpt.adapter:
+            host = host or _AdapterHost(ckpt, base_model, config.model_args)
+            result = evaluate(cfg, backend=host.backend_for(ckpt, expected), run_dir=run_dir, replace_stale=True)
+        else:
+            result = evaluate(cfg, run_dir=run_dir, replace_stale=True)
+        out.append((ckpt, result.results, False))
+    return out
+
+
+class _AdapterHost:
+    """One base model; adapters are attached one at a time."""
+
+    def __init__(self, first: Checkpoint, base_model: str | None, model_args: dict[str, Any]) -> None:
+        from harness.backends.hf.loading import _adapter_base, load_model
+
+        opts = {k: v for k, v in model_args.items() if k in ("device", "dtype", "trust_remote_code")}
+        self.base = load_model(
+            _adapter_base(first.path, base_model),
+            device=opts.get("device", "auto"),
+            dtype=opts.get("dtype", "auto"),
+            trust_remote_code=bool(opts.get("trust_remote_code")),
+        )
+        self.model: Any = None
+        self.batch_size = model_args.get("batch_size", "auto")
+
+    def backend_for(self, ckpt: Checkpoint, fingerprint: dict[str, Any]) -> Any:
+        from peft import PeftModel
+
+        from harness.backends.hf.backend import HFBackend
+
+        name = f"step{ckpt.step}"
+        if self.model is None:
+            self.model = PeftModel.from_pretrained(self.base.model, str(ckpt.path), adapter_name=name)
+        else:
+            previous = self.model.active_adapter
+            self.model.load_adapter(str(ckpt.path), adapter_name=name)
+            self.model.set_adapter(name)
+            self.model.delete_adapter(previous)
+        self.model.eval()
+        return HFBackend(str(ckpt.path), loaded=(self.model, self.base.tokenizer), fingerprint=fingerprint, batch_size=self.batch_size)
+
+
+def _headline(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per task/metric, the row a trend follows: OVERALL (micro) when the task has several subsets, else its one subset."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for row in results["scores"]:
+        subsets = {r["subset"] for r in results["scores"] if r["task"] == row["task"]}
+        wanted = "OVERALL" if "OVERALL" in subsets else sorted(subsets)[0]
+        if row["subset"] == wanted and row["category"] == "-" and row["aggregation"] == "micro":
+            chosen.setdefault(f"{row['task']}/{row['metric']}", row)
+    return chosen
+
+
+def trend_table(runs: Sequence[tuple[Checkpoint, dict[str, Any], bool]]) -> Table:
+    """The metric-by-step table (OVERALL when a task has several subsets)."""
+    headlines = [_headline(results) for _, results, _ in runs]
+    metrics = list(dict.fromkeys(k for h in headlines for k in h))
+    columns = [Column("checkpoint"), Column("step", numeric=True), *(Column(m, numeric=True) for m in metrics), Column("evaluated", drop=1)]
+    rows = [
+        [c.name, str(c.step), *(f"{h[m]['score']:.4f}" if m in h else "" for m in metrics), "earlier (reused)" if reused else "now"]
+        for (c, _, reused), h in zip(runs, headlines, strict=True)
+    ]
+    return Table(columns, rows, title="Checkpoint trend")
+
+
+def write_trend(runs: Sequence[tuple[Checkpoint, dict[str, Any], bool]], root: Path) -> dict[str, Path]:
+    """trend.md, trend.csv and (with matplotlib) trend.png in `root`."""
+    table = trend_table(runs)
+    root.mkdir(parents=True, exist_ok=True)
+    files = {"md": root / "trend.md", "csv": root / "trend.csv"}
+    files["md"].write_text(table.markdown(), encoding="utf-8")
+    files["csv"].write_text(table.csv(), encoding="utf-8")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
+    except ModuleNotFoundError:
+        return files
+    headlines = [_headline(results) for _, results, _ in runs]
+    metrics = list(dict.fromkeys(k for h in headlines for k in h))
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(7, 2.4 * len(metrics)), squeeze=False)
+    steps = [c.step for c, _, _ in runs]
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
+        rows = [h.get(metric) for h in headlines]
+        values = [r["score"] if r else float("nan") for r in rows]
+        low = [r["ci_low"] if r else float("nan") for r in rows]
+        high = [r["ci_high"] if r else float("nan") for r in rows]
+        ax.fill_between(steps, low, high, alpha=0.2, label="95% interval")
+        ax.plot(steps, values, marker="o")
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+        ax.set_ylim(*_y_range(low, high))
+    fig.tight_layout()
+    files["png"] = root / "trend.png"
+    fig.savefig(files["png"], dpi=100)
+    plt.close(fig)
+    return files
+
+
+def _y_range(low: Sequence[float], high: Sequence[float]) -> tuple[float, float]:
+    """A y-axis for a score in [0, 1]: the whole range, or zoomed to the intervals (never narrower than 0.1)."""
+    finite = [v for v in (*low, *high) if v == v]
+    if not finite:
+        return 0.0, 1.0
+    lo, hi = min(finite), max(finite)
+    if hi - lo >= 0.5:
+        return 0.0, 1.0
+    mid, half = (lo + hi) / 2, max(0.05, (hi - lo) / 2 * 1.2)
+    return max(0.0, mid - half), min(1.0, mid + half)

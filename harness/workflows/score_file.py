@@ -1,0 +1,54 @@
+"""`harness score`: score predictions made elsewhere (lines with `prediction` and `reference`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import UserError
+from harness.metrics.corpus import CORPUS_METRICS
+from harness.metrics.qa import QA_METRICS, score_pair
+from harness.runs.score_rows import corpus_rows, score_rows
+from harness.tasks.errors import DataError
+from harness.tasks.files import read_jsonl
+
+__all__ = ["score_pairs_file"]
+
+
+def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Score every line; returns (results in run format, per-line records with their scores)."""
+    known = (*QA_METRICS, *CORPUS_METRICS)
+    unknown = [m for m in metrics if m not in known]
+    if unknown:
+        raise UserError(f"unknown metric {unknown[0]!r} (known: {', '.join(known)})")
+    per_sample = [m for m in metrics if m in QA_METRICS]
+    records = []
+    for rec in read_jsonl(path, exact_numbers=False):
+        if isinstance(rec, DataError):
+            raise rec
+        obj = rec.value
+        for field in ("prediction", "reference"):
+            if field not in obj:
+                raise DataError(path, f'no "{field}" field', line=rec.line, fix='each line needs "prediction" and "reference"')
+        pred = "" if obj["prediction"] is None else str(obj["prediction"])
+        scores = score_pair(pred, str(obj["reference"]), per_sample)
+        records.append({**obj, **scores, "subset": str(obj.get("subset", path.stem)), "scores": scores})
+    if not records:
+        raise DataError(path, "no lines to score", fix='one {"prediction": ..., "reference": ...} per line')
+    rows = score_rows("score", records, seed)
+    info: dict[str, Any] = {"scoring": "external predictions"}
+    pairs: dict[str, list[tuple[str, str]]] = {}
+    for line in records:
+        pairs.setdefault(line["subset"], []).append(("" if line["prediction"] is None else str(line["prediction"]), str(line["reference"])))
+    for metric in (m for m in metrics if m in CORPUS_METRICS):
+        corpus, info.setdefault("sacrebleu", {})[metric] = corpus_rows("score", metric, pairs, seed=seed)
+        rows.extend(corpus)
+    results = {"model": {"name": path.name}, "tasks": {"score": info}, "scores": rows}
+    per_line = [{k: v for k, v in r.items() if k != "scores"} for r in records]
+    return results, per_line
+
+
+def write_per_sample(path: Path, records: list[dict[str, Any]]) -> None:
+    """One JSON line per pair: the input fields and every score under EvalScope's key names."""
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
