@@ -10,7 +10,8 @@ import pytest
 from conftest import EXAMPLE_ONLY, ROOT, TEST_DATA, write
 
 from harness.cli.main import main
-from harness.reports.scores import load_results, render
+from harness.reports.scores import render
+from harness.runs.results_file import load_results
 from harness.tasks import EXAMPLE_DATA
 
 FAKE = ["eval", "--backend", "fake"]

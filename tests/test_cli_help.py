@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from harness.cli.args import BACKEND_NAMES, DATASET_NAMES
 
 from harness.backends import BACKENDS
+from harness.cli.args import BACKEND_NAMES, DATASET_NAMES
 from harness.cli.main import _parser, main
 from harness.metrics.qa import QA_METRICS
 from harness.tasks import TASKS

@@ -139,7 +139,6 @@ def test_main_job_default_model_and_data(tmp_path, capsys):
 
 def test_offline_hub_id_is_a_clear_error(monkeypatch):
     from harness.backends.hf.loading import load_model
-
     from harness.tasks import UserError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -36,7 +36,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from harness.engine.config import GenerationConfig
+from harness.backends.generation import GenerationConfig
 from harness.tasks.sample import Message
 
 __all__ = ["Backend", "ChoiceRequest", "ChoiceResult", "GenerateRequest", "Generation", "LengthIssue", "Request", "collect"]

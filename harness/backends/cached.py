@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
+from harness.backends.generation import GenerationConfig
 from harness.core.errors import HarnessWarning, UserError
 from harness.core.redact import redact_secrets
-from harness.engine.config import GenerationConfig
 
 __all__ = ["CachedBackend"]
 

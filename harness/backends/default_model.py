@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from harness.core.errors import UserError
-from harness.engine.config import cache_root
+from harness.core.paths import cache_root
 
 __all__ = ["ALIASES", "resolve_alias"]
 

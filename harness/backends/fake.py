@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
+from harness.backends.generation import GenerationConfig
 from harness.core.errors import UserError
-from harness.engine.config import GenerationConfig
 
 __all__ = ["FakeBackend"]
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
 from harness.backends.default_model import resolve_alias
+from harness.backends.generation import GenerationConfig
 from harness.backends.prompting import chat_mode, encode_many, render_context
-from harness.engine.config import GenerationConfig
 
 __all__ = ["VLLMBackend"]
 

@@ -18,7 +18,8 @@ from harness.cli.failures import describe_os_error, log_traceback
 from harness.cli.quiet import quiet_libraries
 from harness.core.errors import UserError
 from harness.engine.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
-from harness.reports.scores import load_results, render
+from harness.reports.scores import render
+from harness.runs.results_file import load_results
 
 __all__ = ["main"]
 

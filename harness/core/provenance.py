@@ -9,9 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "file_sha256", "fingerprint", "git_hash", "harness_version", "package_versions"]
+__all__ = ["file_sha256", "fingerprint", "git_hash", "harness_version", "package_versions"]
 
-SCHEMA_VERSION = 1
 _PACKAGES = ("torch", "transformers", "vllm", "numpy", "nltk", "jieba", "accelerate", "peft", "bitsandbytes")
 
 

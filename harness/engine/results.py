@@ -17,6 +17,7 @@ from harness.backends.base import Backend
 from harness.core import provenance
 from harness.engine.config import EvalConfig
 from harness.engine.plan import PreparedTask
+from harness.runs.results_file import SCHEMA_VERSION, Results, ScoreRow
 from harness.runs.score_rows import ScoreAccumulator, corpus_rows
 
 __all__ = ["ResultsBuilder"]
@@ -56,7 +57,7 @@ class ResultsBuilder:
         self.prompt_tokens += int(tokens.get("prompt", 0))
         self.completion_tokens += int(tokens.get("completion", 0))
 
-    def _corpus_rows(self, task: PreparedTask, scores: list[dict[str, Any]], seed: int) -> dict[str, str]:
+    def _corpus_rows(self, task: PreparedTask, scores: list[ScoreRow], seed: int) -> dict[str, str]:
         """Corpus BLEU / chrF rows of a task, added to `scores`; returns their sacrebleu signatures."""
         signatures: dict[str, str] = {}
         for metric in self._corpus_metrics.get(task.name, ()):
@@ -66,9 +67,9 @@ class ResultsBuilder:
             scores.extend(rows)
         return signatures
 
-    def build(self, config: EvalConfig, tasks: Sequence[PreparedTask], backend: Backend, *, started: str, seconds: float) -> dict[str, Any]:
+    def build(self, config: EvalConfig, tasks: Sequence[PreparedTask], backend: Backend, *, started: str, seconds: float) -> Results:
         """The whole results.json."""
-        scores: list[dict[str, Any]] = []
+        scores: list[ScoreRow] = []
         task_info: dict[str, Any] = {}
         for task in tasks:
             scores.extend(self._scores[task.name].rows(task.name, config.seed))
@@ -101,7 +102,7 @@ class ResultsBuilder:
                 gen = task.generation(config.generation)
                 task_info[task.name]["generation"] = {"max_new_tokens": gen.max_new_tokens, "stop": list(gen.stop)}
         return {
-            "schema_version": provenance.SCHEMA_VERSION,
+            "schema_version": SCHEMA_VERSION,
             "harness_version": provenance.harness_version(),
             "git_hash": provenance.git_hash(),
             "started": started,

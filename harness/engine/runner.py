@@ -28,6 +28,7 @@ from harness.engine.plan import PreparedTask, TaskPlan, load_task, plan_tasks, p
 from harness.engine.records import choice_request, generate_request, record_choice, record_generation
 from harness.engine.results import ResultsBuilder
 from harness.metrics.corpus import CORPUS_METRICS
+from harness.runs.results_file import Results
 from harness.runs.store import FinishedRun, RunStore, finished_run
 from harness.tasks import Sample, UserError
 
@@ -41,7 +42,7 @@ class RunResult:
     """Where the run was written and its results; `reused` when a finished run answered without any work."""
 
     run_dir: Path
-    results: dict[str, Any]
+    results: Results
     main: bool = True
     reused: bool = False
 

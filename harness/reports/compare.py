@@ -17,9 +17,10 @@ from typing import Any
 
 from harness.core.errors import UserError
 from harness.metrics.paired import paired_compare
-from harness.reports.scores import describe_run, load_results, run_label
+from harness.reports.scores import describe_run, run_label
 from harness.reports.tables import Column, Table
 from harness.runs.jsonl import iter_lines, loads_record
+from harness.runs.results_file import load_results
 
 __all__ = ["CompareRow", "Comparison", "compare_runs", "load_samples", "paired_rows", "render_compare"]
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, overload
 
 from harness.core.errors import UserError
-from harness.reports.scores import describe_run, load_results, run_label
+from harness.reports.scores import describe_run, run_label
+from harness.runs.results_file import Results, load_results
 from harness.runs.store import iter_records
 
 __all__ = ["Run", "compare_runs", "load_run"]
@@ -38,7 +39,7 @@ class Run:
     """A finished run folder."""
 
     path: Path
-    results: dict[str, Any]
+    results: Results
 
     @property
     def label(self) -> str:

@@ -11,10 +11,10 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 from harness.core.errors import UserError
 from harness.reports.tables import Column, Table
+from harness.runs.results_file import Results, ScoreRow
 
 __all__ = [
     "CSV_COLUMNS",
@@ -23,7 +23,6 @@ __all__ = [
     "describe_run",
     "fold_rows",
     "footer",
-    "load_results",
     "model_label",
     "render",
     "run_label",
@@ -35,47 +34,7 @@ FORMATS = ("table", "md", "csv", "json")
 MIN_N = 10  # category rows with fewer samples are folded by default: their intervals span most of [0, 1]
 
 
-_ROW_KEYS = ("task", "metric", "subset", "category", "aggregation", "n", "score", "ci_low", "ci_high")
-_REWRITE = "re-run the evaluation to rewrite it, or restore the file"
-
-
-def load_results(run_dir: Path) -> dict[str, Any]:
-    """Read a finished run's results.json, checking the shape every report relies on."""
-    path = run_dir / "results.json" if run_dir.is_dir() else run_dir
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no results.json (is this a finished run folder?)") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg}; {_REWRITE})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc}; {_REWRITE})") from None
-    problem = _shape_problem(results)
-    if problem:
-        raise UserError(f"{path}: not a harness results file ({problem}; {_REWRITE})")
-    return dict(results)
-
-
-def _shape_problem(results: Any) -> str | None:
-    """What is wrong with a results object, or None."""
-    if not isinstance(results, dict):
-        return f"a JSON {type(results).__name__}, not an object"
-    model = results.get("model")
-    if not isinstance(model, dict) or "name" not in model:
-        return 'no "model" with a "name"'
-    if not isinstance(results.get("tasks"), dict):
-        return 'no "tasks" object'
-    scores = results.get("scores")
-    if not isinstance(scores, list):
-        return 'no "scores" list'
-    for i, row in enumerate(scores):
-        missing = [k for k in _ROW_KEYS if not isinstance(row, dict) or k not in row]
-        if missing:
-            return f"score row {i} lacks {', '.join(missing)}"
-    return None
-
-
-def model_label(results: dict[str, Any]) -> str:
+def model_label(results: Results) -> str:
     """The model's name as given (a path's last part)."""
     return Path(str(results["model"]["name"])).name or str(results["model"]["name"])
 
@@ -86,7 +45,7 @@ def run_label(run_dir: Path) -> str:
     return resolved.parent.name if resolved.name == "harness_eval" else resolved.name or str(run_dir)
 
 
-def describe_run(results: dict[str, Any], run_dir: Path | None = None) -> str:
+def describe_run(results: Results, run_dir: Path | None = None) -> str:
     """One line naming what produced a run: model, backend, fingerprint, data, date, harness version."""
     model = results["model"]
     fingerprint = model.get("fingerprint") or {}
@@ -111,7 +70,7 @@ def describe_run(results: dict[str, Any], run_dir: Path | None = None) -> str:
     return "; ".join(parts)
 
 
-def fold_rows(results: dict[str, Any], detail: str, min_n: int) -> tuple[list[dict[str, Any]], list[str]]:
+def fold_rows(results: Results, detail: str, min_n: int) -> tuple[list[ScoreRow], list[str]]:
     """The score rows shown at this level of detail, and a note on what was folded."""
     shown, folded_small, hidden_categories = [], 0, 0
     multi_subset = {row["task"] for row in results["scores"] if row["subset"] == "OVERALL"}
@@ -134,7 +93,7 @@ def fold_rows(results: dict[str, Any], detail: str, min_n: int) -> tuple[list[di
     return shown, notes
 
 
-def score_table(results: dict[str, Any], *, detail: str = "category", min_n: int = MIN_N, run_dir: Path | None = None) -> Table:
+def score_table(results: Results, *, detail: str = "category", min_n: int = MIN_N, run_dir: Path | None = None) -> Table:
     """One run's scores, EvalScope's columns first: Model, Dataset, Metric, Subset, Num, Score, Cat.0, 95% CI (and Failed)."""
     rows, notes = fold_rows(results, detail, min_n)
     with_failed = any(row.get("failed") for row in results["scores"])
@@ -153,11 +112,11 @@ def score_table(results: dict[str, Any], *, detail: str = "category", min_n: int
     return Table(columns, cells, preamble=[f"Model: {describe_run(results, run_dir)}"], notes=footer(results, rows) + notes)
 
 
-def _metric(row: dict[str, Any]) -> str:
+def _metric(row: ScoreRow) -> str:
     return str(row["metric"]) + (" (macro)" if row["aggregation"] == "macro" else "")
 
 
-def footer(results: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> list[str]:
+def footer(results: Results, rows: list[ScoreRow] | None = None) -> list[str]:
     """Notes under the table: scoring mode, averaging, skipped rows, failures, no-answers, truncations."""
     notes = []
     for name, info in results["tasks"].items():
@@ -193,7 +152,7 @@ def footer(results: dict[str, Any], rows: list[dict[str, Any]] | None = None) ->
     return notes
 
 
-def _csv_rows(results: dict[str, Any]) -> str:
+def _csv_rows(results: Results) -> str:
     """Every score row with numbers in numeric columns (interval bounds apart), for spreadsheets and pandas."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -205,7 +164,7 @@ def _csv_rows(results: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def render(results: dict[str, Any], fmt: str, *, detail: str = "category", min_n: int = MIN_N, run_dir: Path | None = None) -> str:
+def render(results: Results, fmt: str, *, detail: str = "category", min_n: int = MIN_N, run_dir: Path | None = None) -> str:
     """The report of one run in `fmt` (one of `FORMATS`)."""
     if fmt == "json":
         return json.dumps(results["scores"], indent=2, ensure_ascii=False) + "\n"

@@ -17,8 +17,9 @@ from typing import Any
 
 from harness.core.errors import UserError
 from harness.reports.compare import load_samples, paired_rows
-from harness.reports.scores import MIN_N, describe_run, fold_rows, load_results
+from harness.reports.scores import MIN_N, describe_run, fold_rows
 from harness.reports.tables import Column, Table
+from harness.runs.results_file import Results, ScoreRow, load_results
 
 __all__ = ["Run", "SideBySide", "side_by_side"]
 
@@ -31,7 +32,7 @@ class Run:
 
     label: str
     run_dir: Path
-    results: dict[str, Any]
+    results: Results
 
 
 @dataclass
@@ -40,7 +41,7 @@ class SideBySide:
 
     runs: list[Run]
     keys: list[RowKey]
-    scores: dict[str, dict[RowKey, dict[str, Any]]]
+    scores: dict[str, dict[RowKey, ScoreRow]]
     paired: dict[str, dict[tuple[str, str, str], tuple[float, float]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -67,7 +68,8 @@ class SideBySide:
         reference = self.scores[self.runs[0].label]
         for key in self.keys:
             task, metric, subset, category, aggregation = key
-            n = reference.get(key, next((s[key] for s in self.scores.values() if key in s), {})).get("n", "")
+            row = reference.get(key) or next((s[key] for s in self.scores.values() if key in s), None)
+            n = row["n"] if row else ""
             line = [task, metric + (" (macro)" if aggregation == "macro" else ""), subset]
             line += [category] if with_categories else []
             rows.append(line + [str(n)] + [self.cell(run.label, key) for run in self.runs])
@@ -109,7 +111,7 @@ def side_by_side(run_dirs: list[Path], *, detail: str = "subset", min_n: int = M
     """Load the runs and pair each with the first."""
     runs = [Run(f"R{i + 1}", d, load_results(d)) for i, d in enumerate(run_dirs)]
     keys: list[RowKey] = []
-    scores: dict[str, dict[RowKey, dict[str, Any]]] = {}
+    scores: dict[str, dict[RowKey, ScoreRow]] = {}
     notes: list[str] = []
     for run in runs:
         shown, folded = fold_rows(run.results, detail, min_n)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.metrics.aggregate import Score, summarize, summarize_macro
+from harness.runs.results_file import ScoreRow
 
 __all__ = ["ScoreAccumulator", "corpus_rows", "score_rows"]
 
@@ -70,9 +71,9 @@ class ScoreAccumulator:
         if cat is not None:
             cat.add(scores)
 
-    def rows(self, task: str, seed: int = 0) -> list[dict[str, Any]]:
+    def rows(self, task: str, seed: int = 0) -> list[ScoreRow]:
         """The score rows, metrics in first-seen order, subsets and categories in data order."""
-        out: list[dict[str, Any]] = []
+        out: list[ScoreRow] = []
         total_failed = sum(g.failed for g in self.subsets.values())
         for metric in self.metrics:
             columns = []
@@ -89,7 +90,7 @@ class ScoreAccumulator:
         return out
 
 
-def _row(task: str, metric: str, subset: str, category: str, score: Score, aggregation: str, failed: int = 0) -> dict[str, Any]:
+def _row(task: str, metric: str, subset: str, category: str, score: Score, aggregation: str, failed: int = 0) -> ScoreRow:
     return {
         "failed": failed,
         "task": task,
@@ -104,7 +105,7 @@ def _row(task: str, metric: str, subset: str, category: str, score: Score, aggre
     }
 
 
-def score_rows(task: str, records: Iterable[Mapping[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
+def score_rows(task: str, records: Iterable[Mapping[str, Any]], seed: int = 0) -> list[ScoreRow]:
     """Aggregate `records[i]["scores"]` into rows (see the module docstring)."""
     acc = ScoreAccumulator()
     for rec in records:
@@ -114,14 +115,15 @@ def score_rows(task: str, records: Iterable[Mapping[str, Any]], seed: int = 0) -
 
 def corpus_rows(
     task: str, metric: str, pairs: Mapping[str, Sequence[tuple[str, str]]], *, tokenize: str | None = None, seed: int = 0
-) -> tuple[list[dict[str, Any]], str]:
+) -> tuple[list[ScoreRow], str]:
     """Rows of a corpus metric (sacrebleu, chrf) per subset, and OVERALL pooled when there are several; and its signature."""
     from harness.metrics.corpus import corpus_score
 
     groups = list(pairs.items())
     if len(groups) > 1:
         groups.append(("OVERALL", [p for subset_pairs in pairs.values() for p in subset_pairs]))
-    rows, signature = [], ""
+    rows: list[ScoreRow] = []
+    signature = ""
     for subset, subset_pairs in groups:
         result = corpus_score(metric, [p for p, _ in subset_pairs], [r for _, r in subset_pairs], tokenize=tokenize, seed=seed)
         signature = result.signature

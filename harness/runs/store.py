@@ -26,6 +26,7 @@ from typing import IO, Any
 from harness.core.errors import HarnessWarning, UserError
 from harness.core.redact import redact_secrets
 from harness.runs.jsonl import dumps_line, iter_lines, loads_record
+from harness.runs.results_file import Results, load_results
 
 __all__ = ["FinishedRun", "RunStore", "atomic_write_text", "finished_run", "iter_records"]
 
@@ -63,7 +64,7 @@ class FinishedRun:
 
     run_dir: Path
     fingerprint: str
-    results: dict[str, Any]
+    results: Results
 
 
 def finished_run(run_dir: Path, inputs: str) -> FinishedRun | None:
@@ -74,8 +75,6 @@ def finished_run(run_dir: Path, inputs: str) -> FinishedRun | None:
     meta = _read_json(run_json, "run.json")
     if meta.get("inputs") != inputs:
         return None
-    from harness.reports.scores import load_results
-
     results = load_results(run_dir)
     if any(info.get("failed") or info.get("judge_retry") for info in results["tasks"].values()):
         return None
@@ -223,7 +222,7 @@ class RunStore:
             os.fsync(out.fileno())
         os.replace(tmp, self.dir / "samples.jsonl")
 
-    def write_results(self, results: dict[str, Any]) -> None:
+    def write_results(self, results: Results) -> None:
         """Write `results.json` and drop the partial file: the run is finished."""
         atomic_write_text(self.dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         self.partial_path.unlink(missing_ok=True)

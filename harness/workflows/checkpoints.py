@@ -21,6 +21,7 @@ from harness.engine.config import EvalConfig
 from harness.engine.identity import inputs_digest, run_digest
 from harness.engine.plan import plan_tasks
 from harness.reports.tables import Column, Table
+from harness.runs.results_file import Results, ScoreRow
 from harness.runs.store import finished_run
 
 __all__ = ["Checkpoint", "evaluate_checkpoints", "find_checkpoints", "run_dir_for", "trend_table", "write_trend"]
@@ -62,7 +63,7 @@ def run_dir_for(ckpt: Checkpoint, results_root: Path | None) -> Path:
     return results_root / ckpt.name if results_root else ckpt.path / "harness_eval"
 
 
-def _reusable(run_dir: Path, config: EvalConfig, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+def _reusable(run_dir: Path, config: EvalConfig, fingerprint: dict[str, Any]) -> Results | None:
     """The finished results in `run_dir` when they are for exactly this checkpoint and these settings."""
     plans = plan_tasks(config, "letter")
     inputs = inputs_digest(config, plans)
@@ -74,7 +75,7 @@ def _reusable(run_dir: Path, config: EvalConfig, fingerprint: dict[str, Any]) ->
 
 def evaluate_checkpoints(
     output_dir: Path, config: EvalConfig, *, base_model: str | None = None, results_root: Path | None = None
-) -> list[tuple[Checkpoint, dict[str, Any], bool]]:
+) -> list[tuple[Checkpoint, Results, bool]]:
     """Evaluate each checkpoint in step order; returns (checkpoint, results, reused).
 
     A checkpoint whose folder already holds finished results with the same run identity (the
@@ -139,9 +140,9 @@ class _AdapterHost:
         return HFBackend(str(ckpt.path), loaded=(self.model, self.base.tokenizer), fingerprint=fingerprint, batch_size=self.batch_size)
 
 
-def _headline(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _headline(results: Results) -> dict[str, ScoreRow]:
     """Per task/metric, the row a trend follows: OVERALL (micro) when the task has several subsets, else its one subset."""
-    chosen: dict[str, dict[str, Any]] = {}
+    chosen: dict[str, ScoreRow] = {}
     for row in results["scores"]:
         subsets = {r["subset"] for r in results["scores"] if r["task"] == row["task"]}
         wanted = "OVERALL" if "OVERALL" in subsets else sorted(subsets)[0]
@@ -150,7 +151,7 @@ def _headline(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return chosen
 
 
-def trend_table(runs: Sequence[tuple[Checkpoint, dict[str, Any], bool]]) -> Table:
+def trend_table(runs: Sequence[tuple[Checkpoint, Results, bool]]) -> Table:
     """The metric-by-step table (OVERALL when a task has several subsets)."""
     headlines = [_headline(results) for _, results, _ in runs]
     metrics = list(dict.fromkeys(k for h in headlines for k in h))
@@ -162,7 +163,7 @@ def trend_table(runs: Sequence[tuple[Checkpoint, dict[str, Any], bool]]) -> Tabl
     return Table(columns, rows, title="Checkpoint trend")
 
 
-def write_trend(runs: Sequence[tuple[Checkpoint, dict[str, Any], bool]], root: Path) -> dict[str, Path]:
+def write_trend(runs: Sequence[tuple[Checkpoint, Results, bool]], root: Path) -> dict[str, Path]:
     """trend.md, trend.csv and (with matplotlib) trend.png in `root`."""
     table = trend_table(runs)
     root.mkdir(parents=True, exist_ok=True)

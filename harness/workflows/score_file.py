@@ -9,6 +9,7 @@ from typing import Any
 from harness.core.errors import UserError
 from harness.metrics.corpus import CORPUS_METRICS
 from harness.metrics.qa import QA_METRICS, score_pair
+from harness.runs.results_file import Results
 from harness.runs.score_rows import corpus_rows, score_rows
 from harness.tasks.errors import DataError
 from harness.tasks.files import read_jsonl
@@ -16,7 +17,7 @@ from harness.tasks.files import read_jsonl
 __all__ = ["score_pairs_file"]
 
 
-def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[Results, list[dict[str, Any]]]:
     """Score every line; returns (results in run format, per-line records with their scores)."""
     known = (*QA_METRICS, *CORPUS_METRICS)
     unknown = [m for m in metrics if m not in known]
@@ -44,7 +45,7 @@ def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[dic
     for metric in (m for m in metrics if m in CORPUS_METRICS):
         corpus, info.setdefault("sacrebleu", {})[metric] = corpus_rows("score", metric, pairs, seed=seed)
         rows.extend(corpus)
-    results = {"model": {"name": path.name}, "tasks": {"score": info}, "scores": rows}
+    results: Results = {"model": {"name": path.name}, "tasks": {"score": info}, "scores": rows}
     per_line = [{k: v for k, v in r.items() if k != "scores"} for r in records]
     return results, per_line
 

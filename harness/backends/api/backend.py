@@ -33,10 +33,10 @@ from typing import Any
 
 from harness.backends.api.client import ApiClient, Failure, RetryPolicy
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
+from harness.backends.generation import GenerationConfig
 from harness.backends.prompting import encode_many, render_plain
 from harness.core.errors import UserError
 from harness.core.redact import redact
-from harness.engine.config import GenerationConfig
 
 __all__ = ["ABSENT_LOGPROB", "ApiBackend"]
 

@@ -20,13 +20,13 @@ from typing import Any
 import torch
 
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
+from harness.backends.generation import GenerationConfig
 from harness.backends.hf.batching import Budget
 from harness.backends.hf.decode import Decoder, DecoderLimits
 from harness.backends.hf.loading import load_model
 from harness.backends.hf.loglik import ChoiceScorer, EncodedChoice
 from harness.backends.prompting import chat_mode, encode_many, join_continuation, render_context
 from harness.core.errors import UserError
-from harness.engine.config import GenerationConfig
 
 __all__ = ["HFBackend"]
 

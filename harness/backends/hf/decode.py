@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from harness.engine.config import GenerationConfig
+from harness.backends.generation import GenerationConfig
 
 __all__ = ["Decoder", "DecoderLimits"]
 
