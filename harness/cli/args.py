@@ -139,6 +139,8 @@ def _eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     help="cut prompts longer than the context from the left (counted in the table) instead of stopping")  # fmt: skip
     ev.add_argument("--output", "-o", default="results", metavar="DIR", help="root folder of run folders")
     ev.add_argument("--run-dir", default=None, metavar="DIR", help="exact run folder (default: OUTPUT/MODEL-FINGERPRINT)")
+    ev.add_argument("--replace-stale", action="store_true",
+                    help="let this run replace a folder that holds another run (other settings, data, or harness version)")  # fmt: skip
     ev.add_argument("--use-cache", action="store_true", help="answer repeated requests from the SQLite request cache")
     api = ev.add_argument_group("api backend (--backend api)")
     api.add_argument("--api-url", default=None, metavar="URL", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UserError
+from harness.runs.store import CONFIG_FILE
 
 __all__ = ["CONFIG_FILE", "apply_config_file", "settings_yaml"]
 
-CONFIG_FILE = "config.yaml"
 _JSON_KEYS = ("dataset_args", "model_args")
-_NOT_SAVED = ("config", "command")
+_NOT_SAVED = ("config", "command", "replace_stale")
 
 
 def _load(path: Path) -> dict[str, Any]:

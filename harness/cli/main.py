@@ -89,17 +89,18 @@ def _eval(ns: argparse.Namespace) -> int:
         use_cache=ns.use_cache,
         truncate=ns.truncate,
     )
+    from harness.cli.config_file import settings_yaml
+
     with rich_progress() as progress:
-        result = evaluate(config, run_dir=Path(ns.run_dir) if ns.run_dir else None, progress=progress)
+        result = evaluate(
+            config,
+            run_dir=Path(ns.run_dir) if ns.run_dir else None,
+            progress=progress,
+            settings=settings_yaml(ns),
+            replace_stale=ns.replace_stale,
+        )
     if not result.main:
         return 0  # torchrun: rank 0 writes the reports and prints the table
-    if not result.reused:  # a finished run is reported as it is: nothing in its folder is written again
-        from harness.cli.config_file import CONFIG_FILE, settings_yaml
-        from harness.runs.store import atomic_write_text
-
-        for fmt, name in (("md", "report.md"), ("csv", "report.csv")):
-            atomic_write_text(result.run_dir / name, render(result.results, fmt, run_dir=result.run_dir))
-        atomic_write_text(result.run_dir / CONFIG_FILE, settings_yaml(ns))
     sys.stdout.write(render(result.results, "table", run_dir=result.run_dir))
     sys.stdout.write(f"run folder: {result.run_dir}{' (finished earlier; nothing recomputed)' if result.reused else ''}\n")
     failed = sum(info.get("failed", 0) for info in result.results["tasks"].values())

@@ -21,7 +21,9 @@ from harness.backends import Backend, ChoiceRequest, GenerateRequest, create_bac
 from harness.backends.base import LengthIssue, Request
 from harness.backends.cached import CachedBackend
 from harness.core.distributed import Group, balanced_shards, current_group, in_rounds, local_rank
+from harness.core.provenance import harness_version
 from harness.engine.config import EvalConfig, cache_root
+from harness.engine.finish import finish, repair
 from harness.engine.identity import backend_digest, inputs_digest
 from harness.engine.judge import Judge, parse_judge_args
 from harness.engine.plan import PreparedTask, TaskPlan, load_task, plan_tasks, prepare_tasks
@@ -58,12 +60,14 @@ def evaluate(
     run_dir: Path | None = None,
     progress: Progress | None = None,
     replace_stale: bool = False,
+    settings: str | None = None,
 ) -> RunResult:
     """Run every dataset in `config` through the backend and write the run folder.
 
     A folder that already holds this run, finished, is answered from its results.json without
     reading the data. `replace_stale` lets a run replace a folder that holds an older run
-    (different data or settings) instead of refusing. Under `torchrun` (WORLD_SIZE > 1) every
+    (different data or settings) instead of refusing. `settings` (the command's flags as YAML) is kept
+    in the folder as config.yaml beside the reports (harness.engine.finish). Under `torchrun` (WORLD_SIZE > 1) every
     rank calls this; rank 0 returns the full result, the others a `RunResult` with `main=False`.
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -81,6 +85,8 @@ def evaluate(
         backend = backend or create_backend(config.backend, config.model, **config.model_args)
         if backend_digest(inputs, backend) == candidate.fingerprint:
             group.close()
+            if group.is_main:
+                repair(candidate.run_dir, candidate.results, settings)
             return RunResult(candidate.run_dir, candidate.results if group.is_main else {}, main=group.is_main, reused=True)
     tasks = [load_task(plan, config.limit) for plan in plans]
     _check_scoring(plans, offered)
@@ -90,7 +96,11 @@ def evaluate(
         backend = CachedBackend(backend, cache_root() / "requests.sqlite")
     digest = backend_digest(inputs, backend)
     run_dir = run_dir or Path(config.output) / f"{_slug(config.model)}-{digest[:10]}"
-    store = RunStore(run_dir, digest, {"inputs": inputs, "created": started, "model": config.model, "backend": config.backend})
+    store = RunStore(
+        run_dir,
+        digest,
+        {"inputs": inputs, "created": started, "model": config.model, "backend": config.backend, "harness": harness_version()},
+    )
     try:
         done = _open(store, group, replace_stale)
         work = [_pending(task, done, backend, config) for task in tasks]  # every length checked before any work
@@ -106,7 +116,7 @@ def evaluate(
         store.finalize((s.key for t in tasks for s in t.loaded.samples), builder.add)
         results = builder.build(config, tasks, backend, started=started, seconds=time.perf_counter() - t0)
         results["world_size"] = group.world
-        store.write_results(results)
+        finish(store, results, settings)
     finally:
         store.close()
         group.close()

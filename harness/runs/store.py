@@ -3,7 +3,7 @@
 A run folder holds `run.json` (the run's identity), `samples.partial.jsonl` while the run is going
 (one record per line, written and flushed as each result arrives, fsynced at most once a second
 and at the end), and once finished `samples.jsonl` (the records in data order, written once) and
-`results.json`; the partial file is then removed, so the records are on disk once. Records are
+`results.json` with the reports beside it; the partial file is then removed, so the records are on disk once. Records are
 never held in memory: the store keeps each key's byte offset and reads records back when the
 final file is written. A line torn by a kill is cut off; any other unreadable line is skipped
 with a warning, and the records after it are kept. A lock (`flock`, released by the OS even on
@@ -28,10 +28,11 @@ from harness.core.redact import redact_secrets
 from harness.runs.jsonl import dumps_line, iter_lines, loads_record
 from harness.runs.results_file import Results, load_results
 
-__all__ = ["FinishedRun", "RunStore", "atomic_write_text", "finished_run", "iter_records"]
+__all__ = ["CONFIG_FILE", "FinishedRun", "RunStore", "atomic_write_text", "finished_run", "iter_records"]
 
 SYNC_SECONDS = 1.0
-RUN_FILES = ("run.json", "samples.partial.jsonl", "samples.jsonl", "results.json", "report.md", "report.csv")
+CONFIG_FILE = "config.yaml"  # the run's settings, in the form `harness eval --config` reads
+RUN_FILES = ("run.json", "samples.partial.jsonl", "samples.jsonl", "results.json", "report.md", "report.csv", CONFIG_FILE)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -116,17 +117,13 @@ class RunStore:
             self.close()
             raise UserError(f"{self.dir}: another run is writing to this folder; wait for it or choose another --output") from None
         run_json = self.dir / "run.json"
-        if run_json.exists():
-            old = _read_json(run_json, "run.json")
-            if old.get("fingerprint") != self.fingerprint:
-                if not replace_stale:
-                    self.close()
-                    raise UserError(
-                        f"{self.dir} holds a run with a different config (model, prompt, generation settings or data changed); "
-                        "choose another --output or delete the folder"
-                    )
-                for name in RUN_FILES:
-                    (self.dir / name).unlink(missing_ok=True)
+        stale = self._stale(run_json)
+        if stale:
+            if not replace_stale:
+                self.close()
+                raise UserError(f"{self.dir} {stale}; re-run with --replace-stale to replace it, or choose another --run-dir")
+            for name in RUN_FILES:
+                (self.dir / name).unlink(missing_ok=True)
         if not run_json.exists():
             atomic_write_text(run_json, json.dumps({"fingerprint": self.fingerprint, **self.meta}, indent=2, ensure_ascii=False))
         final = self.dir / "samples.jsonl"
@@ -137,6 +134,20 @@ class RunStore:
         self._partial = self.partial_path.open("ab")
         self._end = self._partial.tell()
         return done
+
+    def _stale(self, run_json: Path) -> str | None:
+        """Why the folder holds another run (so its records must not be reused), or None."""
+        if not run_json.exists():
+            # Records without the identity that says whose they are (run.json deleted): never reuse them.
+            leftover = [name for name in RUN_FILES if (self.dir / name).exists()]
+            return f"holds {', '.join(leftover)} but no run.json, so nothing says which run they belong to" if leftover else None
+        old = _read_json(run_json, "run.json")
+        if old.get("fingerprint") == self.fingerprint:
+            return None
+        version = old.get("harness", "0.1")
+        if version != self.meta.get("harness"):
+            return f"holds a run written by harness {version}, whose run identity this version does not share"
+        return "holds a run with a different config (model, prompt, generation settings or data changed)"
 
     def _index(self) -> dict[str, bool]:
         """Offsets of the records on disk; a torn last line is cut off, other bad lines are skipped."""
@@ -222,8 +233,10 @@ class RunStore:
             os.fsync(out.fileno())
         os.replace(tmp, self.dir / "samples.jsonl")
 
-    def write_results(self, results: Results) -> None:
-        """Write `results.json` and drop the partial file: the run is finished."""
+    def write_results(self, results: Results, beside: dict[str, str] | None = None) -> None:
+        """Write the files `beside` it (reports), then `results.json`, and drop the partial file: the run is finished."""
+        for name, text in (beside or {}).items():
+            atomic_write_text(self.dir / name, text)
         atomic_write_text(self.dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         self.partial_path.unlink(missing_ok=True)
 

@@ -1,0 +1,117 @@
+"""One owner of the run folder: reports are written with results.json, as one step, and repaired when missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from conftest import EXAMPLE_ONLY, ROOT
+
+from harness.cli.main import main
+
+REPORTS = ("report.md", "report.csv", "config.yaml")
+
+
+def fake_eval(run_dir, *extra):
+    return main(
+        [
+            "eval",
+            "--backend",
+            "fake",
+            "--datasets",
+            "general_mcq",
+            "general_qa",
+            "--dataset-args",
+            EXAMPLE_ONLY,
+            "--run-dir",
+            str(run_dir),
+            *extra,
+        ]
+    )
+
+
+def test_a_finished_run_without_its_reports_gets_them_on_the_next_command(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert fake_eval(run) == 0
+    written = {name: (run / name).read_bytes() for name in (*REPORTS, "results.json", "samples.jsonl")}
+    for name in REPORTS:  # what a kill between results.json and the reports left (harness 0.1 wrote them after it)
+        (run / name).unlink()
+    capsys.readouterr()
+    assert fake_eval(run) == 0
+    assert "finished earlier" in capsys.readouterr().out
+    assert {name: (run / name).read_bytes() for name in written} == written
+
+
+def test_sigkill_while_finishing_leaves_a_run_the_next_command_completes(tmp_path):
+    """Killed after the reports but before results.json: not finished; the rerun computes nothing and finishes it."""
+    run = tmp_path / "run"
+    code = (
+        "import os, signal, sys\n"
+        "import harness.runs.store as store\n"
+        "real = store.atomic_write_text\n"
+        "def dying(path, text):\n"
+        "    if path.name == 'results.json':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    real(path, text)\n"
+        "store.atomic_write_text = dying\n"
+        "from harness.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    args = ["eval", "--backend", "fake", "--datasets", "general_mcq", "general_qa", "--dataset-args", EXAMPLE_ONLY, "--run-dir", str(run)]
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL
+    assert (run / "report.md").is_file() and not (run / "results.json").exists()
+
+    from harness.backends import fake
+
+    calls = []
+    real = {name: getattr(fake.FakeBackend, name) for name in ("score_choices", "generate")}
+
+    def counting(name):
+        def call(self, requests, *args):
+            calls.append(len(requests))
+            return real[name](self, requests, *args)
+
+        return call
+
+    for name in real:
+        setattr(fake.FakeBackend, name, counting(name))
+    try:
+        assert fake_eval(run) == 0
+    finally:
+        for name, method in real.items():
+            setattr(fake.FakeBackend, name, method)
+    assert sum(calls) == 0  # every sample was already stored
+    assert all((run / name).is_file() for name in (*REPORTS, "results.json"))
+    assert not os.path.exists(run / "samples.partial.jsonl")
+
+
+def test_records_without_their_run_json_are_never_reused_for_another_model(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert fake_eval(run) == 0
+    (run / "run.json").unlink()
+    (run / "results.json").unlink()
+    capsys.readouterr()
+    assert fake_eval(run, "--model", "first") == 2  # another model in the same folder
+    err = capsys.readouterr().err
+    assert "no run.json" in err and "--replace-stale" in err and err.count("\n") == 1
+    assert fake_eval(run, "--model", "first", "--replace-stale") == 0
+    records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    first = json.loads((run / "run.json").read_text())
+    assert first["model"] == "first" and len(records) == 24
+
+
+def test_a_folder_of_an_older_harness_is_refused_saying_why(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert fake_eval(run) == 0
+    meta = json.loads((run / "run.json").read_text())
+    meta.pop("harness")
+    meta["fingerprint"] = "written-by-0.1"
+    (run / "run.json").write_text(json.dumps(meta))
+    (run / "results.json").unlink()
+    capsys.readouterr()
+    assert fake_eval(run) == 2
+    assert "written by harness 0.1" in capsys.readouterr().err
