@@ -118,3 +118,17 @@ def test_no_generic_top_level_names(tmp_path: Path) -> None:
     for path in project_files():
         for line, target in imports_of(path):
             assert target.split(".")[0] not in ("tasks", "metrics"), f"{path}:{line} imports {target}"
+
+
+def test_no_backend_is_recognised_by_its_name_outside_the_backends_package() -> None:
+    """The engine and the CLI ask a backend's spec or contract what it can do (BackendSpec, scoring_modes)."""
+    names = {"hf", "vllm", "api", "fake"}
+    found = []
+    for path in project_files():
+        if "backends" in path.relative_to(PACKAGE).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                consts = [c for c in ast.walk(node) if isinstance(c, ast.Constant) and c.value in names]
+                found += [f"{path.relative_to(PACKAGE.parent)}:{node.lineno}" for _ in consts[:1]]
+    assert found == []

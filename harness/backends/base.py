@@ -25,9 +25,10 @@ window (prompt + longest continuation, or prompt + `max_new_tokens`), before any
 returns `None` when the backend cannot count tokens (an API without a tokenizer). A request with
 `truncate_to` set is cut from the left to that many prompt tokens (only when the user asked).
 
-`scoring_via` says how a backend computes each MCQ scoring mode (mode -> method, e.g.
-{"letter": "completions-echo"}); a mode missing there is refused before any work. Local backends
-compute every mode from the model's log-probabilities and leave it empty.
+`scoring_modes` lists the modes a backend computes ("letter", "cloze", "generate"); a task asking for
+another is refused before any work. `scoring_via` says how a server-backed backend computes each MCQ
+mode (mode -> method, e.g. {"letter": "completions-echo"}); local backends compute every mode from the
+model's log-probabilities and leave it empty.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class Backend(Protocol):
     name: str
     default_scoring: str
     scoring_via: Mapping[str, str]
+    scoring_modes: tuple[str, ...]
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the model's outputs (name, revision or file hash, dtype)."""

@@ -51,6 +51,7 @@ class CachedBackend:
         self.name = inner.name
         self.default_scoring = inner.default_scoring
         self.scoring_via: Mapping[str, str] = inner.scoring_via
+        self.scoring_modes = inner.scoring_modes
         self.path = path
         self.db = self._connect(path)
         self._model = json.dumps({"backend": inner.name, "model": inner.fingerprint()}, sort_keys=True, default=str)

@@ -43,6 +43,7 @@ class FakeBackend:
     name = "fake"
     default_scoring = "letter"
     scoring_via: Mapping[str, str] = {}
+    scoring_modes: tuple[str, ...] = ("letter", "cloze", "generate")
 
     def __init__(self, model: str = "hash", *, delay: float = 0.0, calls_file: str | None = None) -> None:
         """Parse the rule; a table is read once here."""

@@ -34,6 +34,7 @@ class VLLMBackend:
     name = "vllm"
     default_scoring = "letter"
     scoring_via: Mapping[str, str] = {}
+    scoring_modes: tuple[str, ...] = ("letter", "cloze", "generate")
 
     def __init__(
         self,
@@ -50,10 +51,9 @@ class VLLMBackend:
         quantization: str | None = None,
         trust_remote_code: bool = False,
         seed: int = 0,
-        batch_size: int | str = "auto",
         device: str = "auto",
     ) -> None:
-        """Start the engine (tens of seconds); `batch_size` and `device` are accepted for CLI symmetry."""
+        """Start the engine (tens of seconds); the engine batches by itself, so there is no batch size to give."""
         import torch
         import vllm
 

@@ -59,24 +59,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _eval(ns: argparse.Namespace) -> int:
+    from harness.backends import backend_spec
     from harness.cli.progress import rich_progress
     from harness.engine.runner import evaluate
 
+    spec = backend_spec(ns.backend)
+    if "api_url" in spec.cli_options and not ns.api_url:
+        raise UserError(f"--backend {ns.backend} needs --api-url URL (e.g. http://127.0.0.1:8000/v1)")
     model_args = _json_arg(ns.model_args, "--model-args")
-    if ns.backend == "api":
-        if not ns.api_url:
-            raise UserError("--backend api needs --api-url URL (e.g. http://127.0.0.1:8000/v1)")
-        model_args.update(api_url=ns.api_url, concurrency=ns.concurrency, timeout=ns.timeout, max_retries=ns.max_retries)
-        if ns.api_key_env:
-            model_args["api_key_env"] = ns.api_key_env
-    elif ns.backend != "fake":
-        for key in ("dtype", "device"):
-            if getattr(ns, key) is not None:
-                model_args[key] = getattr(ns, key)
-        model_args.setdefault("batch_size", ns.batch_size)
-    defaults = {"fake": "hash", "api": ""}
+    for key in spec.cli_options:  # the flags this backend takes, when given; --model-args wins
+        if getattr(ns, key) is not None:
+            model_args.setdefault(key, getattr(ns, key))
     config = EvalConfig(
-        model=ns.model or defaults.get(ns.backend, DEFAULT_MODEL),
+        model=ns.model or (DEFAULT_MODEL if spec.default_model is None else spec.default_model),
         backend=ns.backend,
         datasets=tuple(ns.datasets),
         dataset_args=_json_arg(ns.dataset_args, "--dataset-args"),
@@ -243,9 +238,9 @@ def _list(ns: argparse.Namespace) -> int:
         ]
         table = Table([Column("name"), Column("what it is"), Column("needs"), Column("runs on")], rows)
     else:
-        from harness.backends import BACKEND_INFO, BACKENDS
+        from harness.backends import BACKENDS
 
-        rows = [[name, BACKEND_INFO[name], f"harness[{extra}]" if extra else "-"] for name, (_, _, extra) in BACKENDS.items()]
+        rows = [[name, spec.summary, spec.install or "-"] for name, spec in BACKENDS.items()]
         table = Table([Column("name"), Column("what it is"), Column("install")], rows)
     sys.stdout.write(table.terminal())
     return 0

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
+from harness.backends import BACKENDS, backend_spec
 from harness.backends.base import Backend
 from harness.core import provenance
 from harness.engine.config import EvalConfig
@@ -109,7 +110,12 @@ class ResultsBuilder:
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_seconds": round(seconds, 3),
             "config": replace(config).to_dict(),
-            "model": {"name": config.model, "backend": config.backend, "fingerprint": backend.fingerprint()},
+            "model": {
+                "name": config.model,
+                "backend": config.backend,
+                "fingerprint": backend.fingerprint(),
+                "bills_tokens": config.backend in BACKENDS and backend_spec(config.backend).bills_tokens,
+            },
             "packages": provenance.package_versions(),
             "tasks": task_info,
             "usage": {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens},

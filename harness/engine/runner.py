@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.backends import Backend, ChoiceRequest, GenerateRequest, create_backend
+from harness.backends import ALL_MODES, Backend, ChoiceRequest, GenerateRequest, backend_spec, create_backend
 from harness.backends.base import LengthIssue, Request
 from harness.backends.cached import CachedBackend
 from harness.core.distributed import Group, balanced_shards, current_group, in_rounds, local_rank
@@ -73,8 +73,8 @@ def evaluate(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     group = _group(config)
-    if backend is None and config.backend == "api":
-        # Cheap to create (a probe of the server), and its default scoring depends on what the server offers.
+    if backend is None and backend_spec(config.backend).probe_first:
+        # Cheap to create (a probe of a server), and its default scoring depends on what the server offers.
         backend = create_backend(config.backend, config.model, **config.model_args)
         config = replace(config, model=config.model or str(backend.fingerprint()["model"]))
     offered = _offered(backend)
@@ -156,10 +156,8 @@ def _finished_candidate(run_dir: Path | None, config: EvalConfig, inputs: str) -
 
 
 def _offered(backend: Backend | None) -> tuple[str, ...]:
-    """The MCQ scoring modes a backend computes: all for local ones; for a server, those it has log-probabilities for."""
-    if backend is not None and backend.name == "api":
-        return (*backend.scoring_via, "generate")
-    return ("letter", "cloze", "generate")
+    """The scoring modes a backend computes; before a local backend is created (so as not to load it), all of them."""
+    return backend.scoring_modes if backend is not None else ALL_MODES
 
 
 def _check_scoring(plans: Sequence[TaskPlan], offered: Sequence[str]) -> None:
@@ -173,7 +171,7 @@ def _check_scoring(plans: Sequence[TaskPlan], offered: Sequence[str]) -> None:
 
 def _group(config: EvalConfig) -> Group:
     group = current_group() if local_rank() is not None else Group()
-    if group.world > 1 and config.backend not in ("hf", "fake"):
+    if group.world > 1 and not backend_spec(config.backend).torchrun:
         raise UserError(
             f"backend {config.backend!r} does not run under torchrun: use its own parallelism "
             "(vllm: tensor_parallel_size / data_parallel_size; api: --concurrency)"

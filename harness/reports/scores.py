@@ -143,7 +143,7 @@ def footer(results: Results, rows: list[ScoreRow] | None = None) -> list[str]:
             low, high = judge["scale"]
             notes.append(f"{name}: judge = {judge['model']} (template {judge['template']}, scale {low:g}-{high:g}, mapped to 0-1){failed}")
     usage = results.get("usage") or {}
-    if results["model"].get("backend") == "api":  # what a hosted API bills
+    if results["model"].get("bills_tokens"):  # what a hosted API bills
         notes.append(f"tokens: {usage.get('prompt_tokens', 0)} prompt, {usage.get('completion_tokens', 0)} completion")
     if any(row["subset"] == "OVERALL" for row in (results["scores"] if rows is None else rows)):
         notes.append("OVERALL = micro average over all samples; (macro) = mean of subset scores.")

@@ -40,6 +40,7 @@ class ModelInfo(TypedDict, total=False):
     name: str
     backend: str
     fingerprint: dict[str, Any]
+    bills_tokens: bool  # its token usage is what a hosted API bills (reports print it)
 
 
 class Results(TypedDict, total=False):

@@ -90,6 +90,7 @@ class ApiBackend:
         self.tokenizer = self._load_tokenizer(tokenizer)
         self.scoring_via: Mapping[str, str] = self._probe(scoring_method)
         self.default_scoring = "letter" if "letter" in self.scoring_via else "generate"
+        self.scoring_modes: tuple[str, ...] = (*self.scoring_via, "generate")
 
     def _served_model(self) -> str:
         answer = self.client.get("/models")

@@ -48,6 +48,7 @@ class HFBackend:
     name = "hf"
     default_scoring = "letter"
     scoring_via: Mapping[str, str] = {}
+    scoring_modes: tuple[str, ...] = ("letter", "cloze", "generate")
 
     def __init__(
         self,
