@@ -14,8 +14,8 @@ from fault_server import FaultServer
 
 pytest.importorskip("httpx")
 
-from harness.backends.api.backend import ABSENT_LOGPROB, _letter_logprobs  # noqa: E402
 from harness.backends.api.client import RetryPolicy, _retry_after  # noqa: E402
+from harness.backends.api.replies import ABSENT_LOGPROB, letter_logprobs  # noqa: E402
 from harness.cli.main import main  # noqa: E402
 from harness.tasks import EXAMPLE_DATA  # noqa: E402
 
@@ -160,7 +160,7 @@ def test_backoff_is_jittered_capped_and_honours_retry_after():
 def test_letter_logprobs_read_after_the_answer_prefix():
     top = [{"token": " C", "logprob": -0.2}, {"token": " A", "logprob": -1.9}]
     tokens = [{"token": "ANSWER", "top_logprobs": []}, {"token": ":", "top_logprobs": []}, {"token": " C", "top_logprobs": top}]
-    assert _letter_logprobs(tokens, "ABCD", "ANSWER:") == (-1.9, ABSENT_LOGPROB, -0.2, ABSENT_LOGPROB)
+    assert letter_logprobs(tokens, "ABCD", "ANSWER:") == (-1.9, ABSENT_LOGPROB, -0.2, ABSENT_LOGPROB)
     # A reply that starts with the letter is read at its first token; one that never gives a letter is None.
-    assert _letter_logprobs(tokens[2:], "ABCD", "ANSWER:") == (-1.9, ABSENT_LOGPROB, -0.2, ABSENT_LOGPROB)
-    assert _letter_logprobs([{"token": "I", "top_logprobs": top}, {"token": " think", "top_logprobs": top}], "ABCD", "ANSWER:") is None
+    assert letter_logprobs(tokens[2:], "ABCD", "ANSWER:") == (-1.9, ABSENT_LOGPROB, -0.2, ABSENT_LOGPROB)
+    assert letter_logprobs([{"token": "I", "top_logprobs": top}, {"token": " think", "top_logprobs": top}], "ABCD", "ANSWER:") is None

@@ -25,13 +25,13 @@ results.json records the method per task (`scoring_via`), and the report footer 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.backends.api.client import ApiClient, Failure, RetryPolicy
+from harness.backends.api.replies import ABSENT_LOGPROB, chat_tokens, echo_logprobs, letter_logprobs, reply_text, unusable
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
 from harness.backends.generation import GenerationConfig
 from harness.backends.prompting import encode_many, render_plain
@@ -40,9 +40,6 @@ from harness.core.redact import redact
 
 __all__ = ["ABSENT_LOGPROB", "ApiBackend"]
 
-# An option missing from the server's top log-probabilities is less likely than every listed one;
-# it gets this floor so it can never win, and the per-sample record shows the floor as such.
-ABSENT_LOGPROB = -1e4
 TOP_LOGPROBS = 20  # OpenAI's maximum
 METHODS = ("auto", "completions-echo", "chat-logprobs", "generate")
 
@@ -123,7 +120,7 @@ class ApiBackend:
         if method in ("auto", "completions-echo") and self.tokenizer is not None:
             ids = self.tokenizer.encode("The capital of France is Paris", add_special_tokens=False)
             answer = self.client.post_all("/completions", [self._echo_payload(ids)])[0]
-            if not isinstance(answer, Failure) and _echo_logprobs(answer, len(ids)) is not None:
+            if not isinstance(answer, Failure) and echo_logprobs(answer, len(ids)) is not None:
                 return {"letter": "completions-echo", "cloze": "completions-echo"}
         if method == "completions-echo":
             why = "no tokenizer (pass model arg tokenizer=DIR)" if self.tokenizer is None else "the server returned no prompt log-probs"
@@ -131,7 +128,7 @@ class ApiBackend:
         if method in ("auto", "chat-logprobs"):
             payload = self._chat_payload([{"role": "user", "content": "Reply with the letter A."}], max_tokens=1)
             answer = self.client.post_all("/chat/completions", [{**payload, "logprobs": True, "top_logprobs": 5}])[0]
-            if not isinstance(answer, Failure) and _chat_tokens(answer):
+            if not isinstance(answer, Failure) and chat_tokens(answer):
                 return {"letter": "chat-logprobs"}
             if method == "chat-logprobs":
                 raise UserError("scoring_method chat-logprobs: the server returned no top_logprobs")
@@ -176,12 +173,12 @@ class ApiBackend:
                 continue
             sums = []
             for choice_index, cont in enumerate(conts):
-                lps = _echo_logprobs(answer, len(ctx) + len(cont), choice_index)
+                lps = echo_logprobs(answer, len(ctx) + len(cont), choice_index)
                 if lps is None:
                     break
                 sums.append(sum(lps[len(ctx) :]))
             if len(sums) != len(conts):
-                yield i, ChoiceResult((), (), context, error=_unusable("answer without prompt log-probs", answer))
+                yield i, ChoiceResult((), (), context, error=unusable("answer without prompt log-probs", answer))
                 continue
             usage = answer.get("usage") or {}
             counts = tuple(len(c) for c in conts)
@@ -200,7 +197,7 @@ class ApiBackend:
                 yield i, ChoiceResult((), (), context, error=answer.error)
                 continue
             usage = answer.get("usage") or {}
-            lps = _letter_logprobs(_chat_tokens(answer) or [], req.continuations, req.answer_prefix)
+            lps = letter_logprobs(chat_tokens(answer) or [], req.continuations, req.answer_prefix)
             ones = tuple(1 for _ in req.continuations)
             yield (
                 i,
@@ -236,9 +233,9 @@ class ApiBackend:
             if isinstance(answer, Failure):
                 yield i, Generation(None, error=answer.error, prompt=prompts[i])
                 continue
-            text = _reply_text(answer)
+            text = reply_text(answer)
             if text is None:
-                yield i, Generation(None, error=_unusable("answer without a reply", answer), prompt=prompts[i])
+                yield i, Generation(None, error=unusable("answer without a reply", answer), prompt=prompts[i])
                 continue
             for stop in config.stop:
                 text = text.split(stop, 1)[0]
@@ -252,68 +249,3 @@ class ApiBackend:
                     completion_tokens=int(usage.get("completion_tokens") or 0),
                 ),
             )
-
-
-def _unusable(what: str, answer: dict[str, Any]) -> str:
-    """Why a 200 answer could not be used, with the start of the server's text (redacted before it is cut)."""
-    return f"{what}: {redact(json.dumps(answer, ensure_ascii=False))[:160]}"
-
-
-def _reply_text(answer: dict[str, Any]) -> str | None:
-    try:
-        choice = answer["choices"][0]
-        text = choice["message"]["content"] if "message" in choice else choice["text"]
-    except (KeyError, IndexError, TypeError):
-        return None
-    return text if isinstance(text, str) else None
-
-
-def _echo_logprobs(answer: dict[str, Any], n_prompt: int, index: int = 0) -> list[float] | None:
-    """The first `n_prompt` echoed token log-probs of choice `index` (the first is None: nothing precedes it)."""
-    try:
-        choice = next(c for c in answer["choices"] if c.get("index", 0) == index)
-        values = choice["logprobs"]["token_logprobs"]
-    except (KeyError, TypeError, StopIteration):
-        return None
-    if not isinstance(values, list) or len(values) < n_prompt:
-        return None
-    head = values[:n_prompt]
-    if any(v is not None and not isinstance(v, int | float) for v in head):
-        return None
-    return [float(v) if v is not None else 0.0 for v in head]
-
-
-def _chat_tokens(answer: dict[str, Any]) -> list[dict[str, Any]] | None:
-    try:
-        content = answer["choices"][0]["logprobs"]["content"]
-    except (KeyError, IndexError, TypeError):
-        return None
-    return content if isinstance(content, list) and content and "top_logprobs" in content[0] else None
-
-
-def _letter_logprobs(tokens: list[dict[str, Any]], letters: Sequence[str], answer_prefix: str) -> tuple[float, ...] | None:
-    """Each letter's log-probability at the first reply token that can hold the letter, or None if none can.
-
-    That token comes first, or right after the answer prefix or any colon ("Answer: B" to a
-    Chinese prompt whose prefix is "答案："). " B" and "B" are different tokens for the same
-    answer: their probabilities are added.
-    """
-    before = ""
-    ends = tuple(e for e in (answer_prefix.strip(), ":", "：") if e)
-    for token in tokens:
-        lead = before.strip()
-        if not lead or lead.endswith(ends):
-            found: dict[str, list[float]] = {}
-            for alt in token.get("top_logprobs") or []:
-                key = str(alt.get("token", "")).strip()
-                if key in letters:
-                    found.setdefault(key, []).append(float(alt["logprob"]))
-            if str(token.get("token", "")).strip() in letters and found:
-                return tuple(_logsumexp(found[c]) if c in found else ABSENT_LOGPROB for c in letters)
-        before += str(token.get("token", ""))
-    return None
-
-
-def _logsumexp(values: list[float]) -> float:
-    top = max(values)
-    return top + math.log(sum(math.exp(v - top) for v in values))

@@ -1,0 +1,44 @@
+"""`harness eval-checkpoints`: evaluate every checkpoint of a fine-tune and chart the trend."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.cli.args import Help, dataset_flags, generation_flags, json_arg
+from harness.engine.config import EvalConfig, GenerationConfig
+
+NAME = "eval-checkpoints"
+
+
+def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """This command's flags."""
+    ck = sub.add_parser("eval-checkpoints", help="evaluate every checkpoint of a fine-tune and chart the trend", formatter_class=Help)
+    ck.add_argument("output_dir", type=Path, metavar="TRAIN_DIR", help="Trainer or ms-swift output folder holding checkpoint-N folders")
+    ck.add_argument("--model", default=None, help="base model for LoRA/PEFT adapters (default: from adapter_config.json)")
+    dataset_flags(ck, ["general_mcq"])
+    generation_flags(ck)
+    ck.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="weights dtype")
+    ck.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    ck.add_argument("--output", "-o", "--results", dest="results", type=Path, default=None, metavar="DIR",
+                    help="where runs and the trend go (default TRAIN_DIR/harness_eval)")  # fmt: skip
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Run the command; its exit code."""
+    from harness.workflows.checkpoints import evaluate_checkpoints, trend_table, write_trend
+
+    config = EvalConfig(
+        backend="hf",
+        datasets=tuple(ns.datasets),
+        dataset_args=json_arg(ns.dataset_args, "--dataset-args"),
+        limit=ns.limit,
+        generation=GenerationConfig(max_new_tokens=ns.max_new_tokens),
+        model_args={"dtype": ns.dtype, "device": ns.device, "batch_size": ns.batch_size},
+    )
+    runs = evaluate_checkpoints(ns.output_dir, config, base_model=ns.model, results_root=ns.results)
+    files = write_trend(runs, ns.results or ns.output_dir / "harness_eval")
+    sys.stdout.write(trend_table(runs).terminal())
+    sys.stdout.write("trend: " + ", ".join(str(p) for p in files.values()) + "\n")
+    return 0
