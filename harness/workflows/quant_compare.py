@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import UserError
+from harness.core.errors import UserError, one_line
 from harness.engine.config import EvalConfig
 from harness.metrics.paired import paired_compare
 from harness.reports.compare import load_samples
@@ -107,7 +107,7 @@ def _load(model: str, method: str, path: str | None, device: str) -> tuple[Any, 
         tokenizer = AutoTokenizer.from_pretrained(source)
         loaded_model: Any = AutoModelForCausalLM.from_pretrained(source, device_map=device, **kwargs)
     except (ImportError, RuntimeError, ValueError, OSError) as exc:
-        raise UserError(f"{method}: cannot load here ({str(exc).splitlines()[0][:200]})") from None
+        raise UserError(f"{method}: cannot load here ({one_line(exc)[:200]})") from None
     loaded_model.eval()
     return loaded_model, tokenizer, {"backend": "hf", "model": str(source), "quant": method, "device": device}
 
@@ -219,7 +219,7 @@ def compare(
                 evaluate(replace(config, model=f"{model}@{name}"), backend=backend, run_dir=run_dir, replace_stale=True)
         except (UserError, RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
             # A kernel missing on this device, out of memory: one variant's failure, reported in its row.
-            why = f"failed during evaluation ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''})"
+            why = f"failed during evaluation ({type(exc).__name__}: {one_line(exc)[:160]})"
             if reference is None:
                 raise UserError(
                     f"quant-compare: the reference variant {name} {why}; put a variant that runs here first in --quant"

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.backends.default_model import resolve_alias
 from harness.core.distributed import local_rank
-from harness.core.errors import UserError
+from harness.core.errors import UserError, one_line
 
 __all__ = ["LoadedModel", "expected_fingerprint", "load_model", "pick_device", "pick_dtype", "weights_digest"]
 
@@ -126,11 +126,6 @@ def expected_fingerprint(name: str, *, device: str, dtype: str, base_model: str 
     return fingerprint
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else "no details"
-
-
 def _adapter_base(folder: Path, base_model: str | None) -> str:
     config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
     base_name = base_model or config.get("base_model_name_or_path")
@@ -158,11 +153,11 @@ def load_model(name: str, *, device: str, dtype: str, trust_remote_code: bool = 
         if not isinstance(source, Path):
             hint = "offline (HF_HUB_OFFLINE=1) it is not downloaded; fetch it while online or pass a local folder" if offline else str(exc)
             raise UserError(f"model {name!r} is not a local path and not in the Hugging Face cache: {hint}") from None
-        raise UserError(f"{Path(source) / gguf if gguf else source}: cannot load the model ({_first_line(exc)})") from None
+        raise UserError(f"{Path(source) / gguf if gguf else source}: cannot load the model ({one_line(exc)[:200]})") from None
     except (ValueError, TypeError, KeyError, IndexError, RuntimeError, EOFError) as exc:
         # An empty folder, a truncated or foreign file: transformers says so in many ways; all are bad input.
         where = Path(source) / gguf if gguf else source
-        raise UserError(f"{where}: cannot load the model ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise UserError(f"{where}: cannot load the model ({type(exc).__name__}: {one_line(exc)[:200]})") from None
     model.to(device).eval()
     return LoadedModel(model, tokenizer, expected_fingerprint(name, device=device, dtype=dtype))
 
