@@ -141,3 +141,39 @@ def test_a_quant_method_failing_with_an_empty_message_is_one_line_not_a_crash(mo
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", empty)
     with pytest.raises(UserError, match=r"^int8: cannot load here \(ValueError\)$"):
         quant_compare._load("some-model", "int8", None, "cpu")
+
+
+def test_every_reader_refuses_a_damaged_samples_file_the_same_way(tmp_path, capsys):
+    """One reader (harness.runs.samples), one policy: a finished run's damaged line is one line naming it, exit 2."""
+    import pytest
+
+    import harness
+    from harness.core.errors import UserError
+
+    run = tmp_path / "run"
+    assert fake_eval(run) == 0
+    lines = (run / "samples.jsonl").read_text().splitlines(keepends=True)
+    lines[4] = '{"key": "general_mcq/example/4"}\n'  # valid JSON, a key and nothing else
+    (run / "samples.jsonl").write_text("".join(lines))
+    capsys.readouterr()
+    for command in (["compare", str(run), str(run)], ["report", str(run), str(run), "--format", "md"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "samples.jsonl line 5: not a sample record" in err
+    with pytest.raises(UserError, match="line 5: not a sample record"):
+        len(harness.load_run(run).samples)
+
+
+def test_a_partial_line_with_a_key_and_nothing_else_is_skipped_not_a_traceback(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert fake_eval(run, "--limit", "3") == 0
+    (run / "results.json").unlink()
+    partial = run / "samples.jsonl"
+    partial.rename(run / "samples.partial.jsonl")
+    with (run / "samples.partial.jsonl").open("a") as f:
+        f.write('{"key": "general_qa/example/0"}\n{"key": "general_mcq/example/9", "task": "general_mcq"}\n')
+    capsys.readouterr()
+    assert fake_eval(run, "--limit", "3") == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "warning" in captured.err
+    assert len((run / "samples.jsonl").read_text().splitlines()) == 6

@@ -19,10 +19,10 @@ from harness.core.errors import UserError
 from harness.metrics.paired import paired_compare
 from harness.reports.scores import describe_run, run_label
 from harness.reports.tables import Column, Table
-from harness.runs.jsonl import iter_lines, loads_record
 from harness.runs.results_file import load_results
+from harness.runs.samples import load_samples
 
-__all__ = ["CompareRow", "Comparison", "compare_runs", "load_samples", "paired_rows", "render_compare"]
+__all__ = ["CompareRow", "Comparison", "compare_runs", "paired_rows", "render_compare"]
 
 
 @dataclass(frozen=True)
@@ -42,20 +42,6 @@ class CompareRow:
     p_value: float
     test: str
     verdict: str
-
-
-def load_samples(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """A finished run's per-sample records by key."""
-    path = run_dir / "samples.jsonl"
-    if not path.is_file():
-        raise UserError(f"{path}: missing (is {run_dir} a finished run folder?)")
-    records: dict[str, dict[str, Any]] = {}
-    for number, _, raw in iter_lines(path):
-        rec = loads_record(raw)
-        if rec is None:
-            raise UserError(f"{path} line {number}: not a sample record (the file is damaged; re-run the evaluation to rewrite it)")
-        records[rec["key"]] = rec
-    return records
 
 
 def _label(run_dir: Path) -> str:

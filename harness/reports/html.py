@@ -20,10 +20,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from harness.reports.compare import load_samples
 from harness.reports.scores import MIN_N
 from harness.reports.side_by_side import SideBySide, side_by_side
 from harness.runs.results_file import load_results
+from harness.runs.samples import load_samples
 
 __all__ = ["render_html"]
 

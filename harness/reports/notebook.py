@@ -21,7 +21,7 @@ from typing import Any, overload
 from harness.core.errors import UserError
 from harness.reports.scores import describe_run, run_label
 from harness.runs.results_file import Results, load_results
-from harness.runs.store import iter_records
+from harness.runs.samples import iter_samples
 
 __all__ = ["Run", "compare_runs", "load_run"]
 
@@ -66,7 +66,7 @@ class Run:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """The records of samples.jsonl, in order."""
-        return iter_records(self.path)
+        return iter_samples(self.path)
 
 
 def _columns(records: Sequence[dict[str, Any]]) -> list[str]:

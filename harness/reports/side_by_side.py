@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UserError
-from harness.reports.compare import load_samples, paired_rows
+from harness.reports.compare import paired_rows
 from harness.reports.scores import MIN_N, describe_run, fold_rows
 from harness.reports.tables import Column, Table
 from harness.runs.results_file import Results, ScoreRow, load_results
+from harness.runs.samples import load_samples
 
 __all__ = ["Run", "SideBySide", "side_by_side"]
 

@@ -36,12 +36,22 @@ def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
             offset += len(raw)
 
 
+# What every record has, with its type: readers (aggregation, compare, reports) rely on these.
+_RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {"key": str, "task": str, "subset": str, "scores": dict}
+
+
 def loads_record(raw: bytes) -> dict[str, Any] | None:
-    """The record on a line, or None when the line is not a JSON object with a string `key`."""
+    """The record on a line, or None when the line is not a record (not JSON, or lacking a field readers rely on).
+
+    >>> loads_record(b'{"key": "k"}') is None  # a key and nothing else is not a record
+    True
+    """
     try:
         value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("key"), str):
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), t) for k, t in _RECORD_FIELDS.items()):
+        return None
+    if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in value["scores"].values()):
         return None
     return value

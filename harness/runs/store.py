@@ -18,7 +18,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -28,7 +28,7 @@ from harness.core.redact import redact_secrets
 from harness.runs.jsonl import dumps_line, iter_lines, loads_record
 from harness.runs.results_file import Results, load_results
 
-__all__ = ["CONFIG_FILE", "FinishedRun", "RunStore", "atomic_write_text", "finished_run", "iter_records"]
+__all__ = ["CONFIG_FILE", "FinishedRun", "RunStore", "atomic_write_text", "finished_run"]
 
 SYNC_SECONDS = 1.0
 CONFIG_FILE = "config.yaml"  # the run's settings, in the form `harness eval --config` reads
@@ -259,11 +259,3 @@ class RunStore:
     def __exit__(self, *exc: object) -> None:
         """Always release the lock."""
         self.close()
-
-
-def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """The records of a finished run, in order, one at a time."""
-    for _, _, raw in iter_lines(run_dir / "samples.jsonl"):
-        rec = loads_record(raw)
-        if rec is not None:
-            yield rec

@@ -27,8 +27,8 @@ from typing import Any
 from harness.core.errors import UserError, one_line
 from harness.engine.config import EvalConfig
 from harness.metrics.paired import paired_compare
-from harness.reports.compare import load_samples
 from harness.reports.tables import Column, Table
+from harness.runs.samples import load_samples
 from harness.workflows.quant_methods import load_kwargs, weight_bytes
 
 __all__ = ["QuantReport", "VariantResult", "compare", "render_quant"]
