@@ -48,6 +48,8 @@ class FaultServer:
     chat_logprobs: bool = False
     echo_logprobs: bool = False
     judge_requests: int = 0
+    judge_reply: Any = None  # a function (answer, prompt) -> reply text, for hostile or odd judges
+    judge_prompts: list[str] = field(default_factory=list)
     stream_ttft: float = 0.2  # streamed replies: seconds before the first token, then per token, and how many tokens
     stream_tpot: float = 0.02
     stream_tokens: int = 20
@@ -169,10 +171,20 @@ class FaultServer:
         if path.endswith("/completions") and "messages" not in payload:
             return {"choices": [{"index": 0, "text": f"reply to: {payload['prompt'][-20:]}"}], "usage": usage}
         question = payload["messages"][-1]["content"]
-        if "Answer to grade:" in question:  # a judge request (harness.engine.judge's template): score = a function of the answer
+        if "Answer to grade:" in question or "\nBEGIN ANSWER #" in question:  # a judge request: score = a function of the answer
             self.judge_requests += 1
-            answer = question.split("Answer to grade:\n", 1)[1].split("\n\nRate the answer", 1)[0]
-            reply = "I would rather not say." if "UNPARSEABLE" in answer else f"Rationale: graded by length.\nScore: {judge_score(answer)}"
+            self.judge_prompts.append(question)
+            if "Answer to grade:" in question:  # default-v1: a "Score: N" line
+                answer = question.split("Answer to grade:\n", 1)[1].split("\n\nRate the answer", 1)[0]
+                reply = f"Rationale: graded by length.\nScore: {judge_score(answer)}"
+            else:  # default-v2: the answer between markers that carry a code; a JSON verdict
+                code = question.split("\nBEGIN ANSWER ", 1)[1].split("\n", 1)[0]
+                answer = question.split(f"\nBEGIN ANSWER {code}\n", 1)[1].split(f"\nEND ANSWER {code}", 1)[0]
+                reply = json.dumps({"reason": "graded by length.", "score": judge_score(answer)})
+            if "UNPARSEABLE" in answer:
+                reply = "I would rather not say."
+            if self.judge_reply is not None:
+                reply = self.judge_reply(answer, question)
             return {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}], "usage": usage}
         if self.chat_logprobs and payload.get("logprobs"):
             top = [{"token": " B", "logprob": -0.1}, {"token": " A", "logprob": -2.5}, {"token": "A", "logprob": -3.0}]

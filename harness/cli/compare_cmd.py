@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from harness.cli.args import Help, number, whole
+from harness.cli.exit_codes import RESULT_SAYS_NO
 
 NAME = "compare"
 
@@ -34,4 +35,4 @@ def run(ns: argparse.Namespace) -> int:
     comparison = compare_runs(ns.base, ns.new, alpha=ns.alpha, min_delta=ns.min_delta, seed=ns.seed, skip_changed=ns.skip_changed)
     sys.stdout.write(render_compare(comparison, ns.format, alpha=ns.alpha, min_delta=ns.min_delta))
     failed = ns.fail_on_regression and comparison.failed_gate(allow_missing_tasks=ns.allow_missing_tasks)
-    return 1 if failed else 0
+    return RESULT_SAYS_NO if failed else 0

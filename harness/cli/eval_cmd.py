@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 from harness.cli.args import BACKEND_NAMES, DATASET_NAMES, Help, dataset_flags, generation_flags, json_arg, number, whole
+from harness.cli.exit_codes import RESULT_SAYS_NO
 from harness.core.errors import UserError
 from harness.engine.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
 from harness.reports.scores import render
+from harness.runs.results_file import Results
 
 NAME = "eval"
 
@@ -45,7 +47,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     api.add_argument("--timeout", type=number(0, low_open=True), default=120.0, metavar="SECONDS",
                      help="seconds to wait for one answer before retrying it")  # fmt: skip
     api.add_argument("--max-retries", type=whole(0), default=6, metavar="N", help="retries on 429/5xx/timeouts/dropped connections")
-    api.add_argument("--allow-failures", action="store_true", help="exit 0 even when some samples failed")
+    api.add_argument("--allow-failures", action="store_true", help="exit 0 even when some samples or judgements failed")
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -89,12 +91,21 @@ def run(ns: argparse.Namespace) -> int:
         return 0  # torchrun: rank 0 writes the reports and prints the table
     sys.stdout.write(render(result.results, "table", run_dir=result.run_dir))
     sys.stdout.write(f"run folder: {result.run_dir}{' (finished earlier; nothing recomputed)' if result.reused else ''}\n")
-    failed = sum(info.get("failed", 0) for info in result.results["tasks"].values())
-    if failed and not ns.allow_failures:
-        first = next(info.get("first_error") for info in result.results["tasks"].values() if info.get("failed"))
-        print(
-            f"error: {failed} samples failed (first: {first}); run the same command to retry them, or pass --allow-failures",
-            file=sys.stderr,
-        )
-        return 1
+    return 0 if ns.allow_failures else _failures(result.results)
+
+
+def _failures(results: Results) -> int:
+    """Exit 1, with one line, when samples or judgements failed: their scores are missing, not zero."""
+    tasks = results["tasks"].values()
+    failed = sum(info.get("failed", 0) for info in tasks)
+    if failed:
+        first = next(info.get("first_error") for info in tasks if info.get("failed"))
+        print(f"error: {failed} samples failed (first: {first}); run the same command to retry them, or pass --allow-failures",
+              file=sys.stderr)  # fmt: skip
+        return RESULT_SAYS_NO
+    judged = sum(info.get("judge_failed", 0) for info in tasks)
+    if judged:
+        print(f"error: {judged} judgements failed (left out of n; see each record's judge.error); run the same command to retry "
+              "those that failed over HTTP, or pass --allow-failures", file=sys.stderr)  # fmt: skip
+        return RESULT_SAYS_NO
     return 0

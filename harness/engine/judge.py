@@ -7,12 +7,21 @@ Requests go through the api backend (concurrency, retries, redaction, and the re
 metric, with a bootstrap interval like every other per-sample score, and `compare` tests it
 paired. Each record keeps the raw score and the judge's short rationale.
 
-A reply without a readable score in range is a failed judgement: the sample has no `judge` score
-(it is left out of n, never counted as 0) and the count is reported. A judge request that fails
-over HTTP is counted the same way and retried by the next run of the same command.
+The answer is untrusted (harness.engine.verdicts): the question, reference and answer reach the judge
+as data blocks between markers the answer cannot forge, with an instruction that their content is
+not instructions; the verdict is read only from the judge's own structured reply, and a reply with
+no verdict, several different verdicts or one out of range is a failed judgement. Answers that
+address the judge (score directives, rubric words) are flagged per record and counted.
 
-Templates ship with the harness and are versioned (`default-v1`); the template's text, the judge
-model and settings are part of the run's identity and are recorded in results.json.
+A failed judgement leaves the sample without a `judge` score (out of n and the mean at every level,
+never a 0); the count is reported and the run exits 1 (`--allow-failures` for 0). A judge request
+that fails over HTTP is counted the same way and retried by the next run of the same command.
+
+Templates ship with the harness and are versioned (`default-v2`; `default-v1`, the earlier rubric
+with a "Score: N" line and no data blocks, stays for comparison); the template's text, the judge
+model and settings are part of the run's identity and are recorded in results.json. A template
+names {question}, {reference} and {answer} (each becomes a delimited block), may use {marker},
+{low} and {high}, and writes literal braces as {{ and }}.
 
 `judge_args`: `url` (required), `model` (default: the server's first), `api_key_env`, `template`
 (a shipped name or a file), `scale` ([low, high], default [1, 10]), `concurrency` (8),
@@ -22,7 +31,6 @@ model and settings are part of the run's identity and are recorded in results.js
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -32,13 +40,14 @@ from typing import Any
 from harness.backends.base import Backend, GenerateRequest
 from harness.core.errors import UserError
 from harness.engine.config import GenerationConfig
+from harness.engine.verdicts import block, judge_flags, marker, parse_reply
 
-__all__ = ["JUDGE_METRIC", "Judge", "JudgeSettings", "parse_judge_args", "parse_reply"]
+__all__ = ["DEFAULT_TEMPLATE", "JUDGE_METRIC", "Judge", "JudgeSettings", "parse_judge_args", "parse_reply"]
 
 JUDGE_METRIC = "judge"
 _KNOWN = ("url", "model", "api_key_env", "template", "scale", "concurrency", "max_tokens", "timeout", "max_retries")
-_SCORE = re.compile(r"score\s*[:：]\s*\**\s*(-?\d+(?:\.\d+)?)", re.IGNORECASE)
-_RATIONALE = re.compile(r"rationale\s*[:：]\s*(.*?)(?=\n\s*score\s*[:：]|\Z)", re.IGNORECASE | re.DOTALL)
+DEFAULT_TEMPLATE = "default-v2"
+_FIELDS = ("question", "reference", "answer", "marker", "low", "high")
 
 
 @dataclass(frozen=True)
@@ -86,10 +95,14 @@ def parse_judge_args(task: str, raw: Any) -> JudgeSettings:
     scale = raw.get("scale", [1, 10])
     if not (isinstance(scale, list) and len(scale) == 2 and all(isinstance(v, int | float) for v in scale) and scale[0] < scale[1]):
         raise UserError(f"{task}: judge_args scale must be [low, high] with low < high, got {scale!r}")
-    name, text = _template(str(raw.get("template", "default-v1")), task)
-    missing = [f for f in ("{question}", "{reference}", "{answer}") if f not in text]
-    if missing:
-        raise UserError(f"{task}: judge template {name} lacks {', '.join(missing)}")
+    name, text = _template(str(raw.get("template", DEFAULT_TEMPLATE)), task)
+    _check_template(task, name, text)
+    for key in ("model", "api_key_env"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise UserError(f"{task}: judge_args {key} must be text, got {raw[key]!r}")
+    timeout = raw.get("timeout", 120.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < float("inf"):
+        raise UserError(f"{task}: judge_args timeout must be a number of seconds above 0, got {timeout!r}")
     ints = {k: raw.get(k, d) for k, d in (("concurrency", 8), ("max_tokens", 256), ("max_retries", 6))}
     for key, value in ints.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "max_retries" else 1):
@@ -97,26 +110,23 @@ def parse_judge_args(task: str, raw: Any) -> JudgeSettings:
     return JudgeSettings(
         url=raw["url"], model=str(raw.get("model") or ""), api_key_env=raw.get("api_key_env"), template_name=name, template=text,
         template_sha256=hashlib.sha256(text.encode()).hexdigest(), low=float(scale[0]), high=float(scale[1]),
-        concurrency=ints["concurrency"], max_tokens=ints["max_tokens"], timeout=float(raw.get("timeout", 120.0)),
+        concurrency=ints["concurrency"], max_tokens=ints["max_tokens"], timeout=float(timeout),
         max_retries=ints["max_retries"],
     )  # fmt: skip
 
 
-def parse_reply(text: str, low: float, high: float) -> tuple[float | None, str]:
-    r"""(score, rationale) from a judge's reply; the score is None when none in range can be read.
-
-    >>> parse_reply("Rationale: matches the reference.\nScore: 9", 1, 10)
-    (9.0, 'matches the reference.')
-    >>> parse_reply("I think it is good", 1, 10)[0] is None
-    True
-    """
-    scores = _SCORE.findall(text)
-    rationale = _RATIONALE.search(text)
-    why = " ".join((rationale.group(1) if rationale else text).split())[:300]
-    if not scores:
-        return None, why
-    value = float(scores[-1])
-    return (value if low <= value <= high else None), why
+def _check_template(task: str, name: str, text: str) -> None:
+    """A template must name the three texts and format cleanly: a stray brace is one line here, not a traceback later."""
+    missing = [f"{{{f}}}" for f in ("question", "reference", "answer") if f"{{{f}}}" not in text]
+    if missing:
+        raise UserError(f"{task}: judge template {name} lacks {', '.join(missing)}")
+    try:
+        text.format_map({f: "" for f in _FIELDS})
+    except KeyError as exc:
+        raise UserError(f"{task}: judge template {name} has an unknown field {{{exc.args[0]}}} (fields: {', '.join(_FIELDS)}; "
+                        "write literal braces as {{ and }})") from None  # fmt: skip
+    except (ValueError, IndexError) as exc:
+        raise UserError(f"{task}: judge template {name} does not format ({exc}; write literal braces as {{{{ and }}}})") from None
 
 
 class Judge:
@@ -146,9 +156,11 @@ class Judge:
 
     def _request(self, record: dict[str, Any]) -> GenerateRequest:
         question = next((m["content"] for m in reversed(record.get("messages") or []) if m["role"] == "user"), "")
+        reference, answer = str(record.get("reference") or ""), record.get("prediction") or ""
+        code = marker(question, reference, answer)
         prompt = self.settings.template.format_map(
-            {"question": question, "reference": record.get("reference", ""), "answer": record.get("prediction") or "",
-             "low": _num(self.settings.low), "high": _num(self.settings.high)}
+            {"question": block("QUESTION", question, code), "reference": block("REFERENCE", reference, code),
+             "answer": block("ANSWER", answer, code), "marker": code, "low": _num(self.settings.low), "high": _num(self.settings.high)}
         )  # fmt: skip
         return GenerateRequest(record["key"], ({"role": "user", "content": prompt},))
 
@@ -162,9 +174,11 @@ class Judge:
             if reply.text is None:
                 verdict: dict[str, Any] = {"score": None, "rationale": "", "error": reply.error, "retry": True}
             else:
-                score, why = parse_reply(reply.text, low, high)
-                error = None if score is not None else f"no score from {_num(low)} to {_num(high)} in the reply"
-                verdict = {"score": score, "rationale": why, "error": error, "retry": False}
+                read = parse_reply(reply.text, low, high)
+                verdict = {"score": read.score, "rationale": read.reason, "error": read.error, "retry": False}
+            flags = judge_flags(record.get("prediction") or "")
+            if flags:
+                verdict["flags"] = flags  # the answer addresses the judge: counted in the table
             record["judge"] = verdict
             scores = dict(record.get("scores") or {})
             scores[JUDGE_METRIC] = None if verdict["score"] is None else (verdict["score"] - low) / (high - low)

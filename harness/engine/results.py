@@ -50,6 +50,8 @@ class ResultsBuilder:
         if verdict and verdict.get("score") is None and not rec.get("failed"):
             counts["judge_failed"] += 1
             counts["judge_retry"] += bool(verdict.get("retry"))
+        if verdict and verdict.get("flags"):
+            counts["judge_flagged"] += 1
         if task in self._corpus_metrics and not rec.get("failed"):
             self._pairs[task][rec["subset"]].append((rec.get("prediction") or "", str(rec.get("reference", ""))))
         if rec.get("failed") and task not in self._first_error:
@@ -99,6 +101,7 @@ class ResultsBuilder:
                 task_info[task.name]["judge"] = self._judges[task.name]
                 task_info[task.name]["judge_failed"] = counts["judge_failed"]
                 task_info[task.name]["judge_retry"] = counts["judge_retry"]
+                task_info[task.name]["judge_flagged"] = counts["judge_flagged"]
             if task.scoring == "generate":
                 gen = task.generation(config.generation)
                 task_info[task.name]["generation"] = {"max_new_tokens": gen.max_new_tokens, "stop": list(gen.stop)}

@@ -139,7 +139,9 @@ def footer(results: Results, rows: list[ScoreRow] | None = None) -> list[str]:
             notes.append(f"{name}: {metric} is a corpus score (0-100) by sacrebleu, signature {signature}")
         judge = info.get("judge")
         if judge:
-            failed = f"; failed judgements: {info.get('judge_failed', 0)}" if info.get("judge_failed") else ""
+            failed = f"; failed judgements: {info.get('judge_failed', 0)} (not in n)" if info.get("judge_failed") else ""
+            if info.get("judge_flagged"):
+                failed += f"; {info['judge_flagged']} answer(s) address the judge (flagged in samples.jsonl)"
             low, high = judge["scale"]
             notes.append(f"{name}: judge = {judge['model']} (template {judge['template']}, scale {low:g}-{high:g}, mapped to 0-1){failed}")
     usage = results.get("usage") or {}

@@ -5,7 +5,8 @@ category column, and, with two or more subsets, OVERALL rows: micro (pooled over
 and macro (mean of subset scores). Each row has n and a 95% interval.
 Failed samples (no answer from an API) have no score: they are left out of n and counted in
 each row's `failed`. A sample without some metric counts 0 for it; one whose score is None for a
-metric (a failed judgement) is left out of that metric's n.
+metric (a failed judgement) is left out of that metric's n. A row whose n would be 0 (every sample
+failed, or every judgement) is not written: a mean of nothing is not a score, and never a 0.
 
 Scores are accumulated one sample at a time into arrays of floats (8 bytes a value), so a run
 of any size is aggregated without holding its records.
@@ -44,7 +45,9 @@ class _Group:
         self.n += 1
 
     def column(self, metric: str) -> array[float]:
-        return self.values.get(metric) or array("d", bytes(8 * self.n))
+        # A metric this group has seen (even with no value yet: every judgement failed) keeps its own, maybe
+        # empty, column; one it never saw counts 0 for each sample.
+        return self.values[metric] if metric in self.values else array("d", bytes(8 * self.n))
 
 
 class ScoreAccumulator:
@@ -80,13 +83,16 @@ class ScoreAccumulator:
             for subset, group in self.subsets.items():
                 column = group.column(metric)
                 columns.append(column)
-                out.append(_row(task, metric, subset, "-", summarize(column, seed), "micro", group.failed))
+                if column:  # no sample with a value (all failed, or every judgement failed): no row, never a 0
+                    out.append(_row(task, metric, subset, "-", summarize(column, seed), "micro", group.failed))
                 for category, cat in group.categories.items():
-                    out.append(_row(task, metric, subset, category, summarize(cat.column(metric), seed), "micro", cat.failed))
-            if len(columns) > 1:
-                pooled = [v for column in columns for v in column]
+                    if cat.column(metric):
+                        out.append(_row(task, metric, subset, category, summarize(cat.column(metric), seed), "micro", cat.failed))
+            scored = [c for c in columns if c]
+            if len(columns) > 1 and scored:
+                pooled = [v for column in scored for v in column]
                 out.append(_row(task, metric, "OVERALL", "-", summarize(pooled, seed), "micro", total_failed))
-                out.append(_row(task, metric, "OVERALL", "-", summarize_macro(columns, seed), "macro", total_failed))
+                out.append(_row(task, metric, "OVERALL", "-", summarize_macro(scored, seed), "macro", total_failed))
         return out
 
 
