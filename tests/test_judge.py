@@ -172,3 +172,22 @@ def test_a_key_across_the_reason_cut_is_masked_before_the_cut(server, tmp_path, 
     (run_dir,) = (tmp_path / "o").iterdir()
     text = (run_dir / "samples.jsonl").read_text()
     assert KEY[:8] not in text and "***" in text
+
+
+def test_the_gate_never_passes_on_nothing_compared(server, tmp_path, capsys):
+    """A judge outage in the new run: every judgement failed, so the judge metric has no pair; the gate fails saying why."""
+    rows = [(f"question {i}", "ref") for i in range(6)]
+    good = '{"reason": "ok", "score": 7}'
+    server.judge_reply = lambda answer, prompt: good
+    judge_run(server, tmp_path / "base", rows)
+    server.judge_reply = lambda answer, prompt: "the judge is down"
+    judge_run(server, tmp_path / "new", rows, "--allow-failures")
+    (base,) = (tmp_path / "base" / "out").iterdir()
+    (new,) = (tmp_path / "new" / "out").iterdir()
+    capsys.readouterr()
+    assert main(["compare", str(base), str(new), "--fail-on-regression", "--format", "json"]) == 1
+    out, err = capsys.readouterr()
+    body = json.loads(out)
+    assert body["pairs"][f"{new.name}: general_qa/judge"] == 0 and body["pairs"][f"{new.name}: general_qa/exact_match"] == 6
+    assert "1 metric(s) with nothing compared" in body["summary"]
+    assert err.startswith("gate failed: ") and "general_qa/judge has no comparable pair" in err and err.count("\n") == 1

@@ -34,5 +34,10 @@ def run(ns: argparse.Namespace) -> int:
 
     comparison = compare_runs(ns.base, ns.new, alpha=ns.alpha, min_delta=ns.min_delta, seed=ns.seed, skip_changed=ns.skip_changed)
     sys.stdout.write(render_compare(comparison, ns.format, alpha=ns.alpha, min_delta=ns.min_delta))
-    failed = ns.fail_on_regression and comparison.failed_gate(allow_missing_tasks=ns.allow_missing_tasks)
-    return RESULT_SAYS_NO if failed else 0
+    if not ns.fail_on_regression:
+        return 0
+    reasons = comparison.gate_reasons(allow_missing_tasks=ns.allow_missing_tasks)
+    if reasons:  # the headline names every reason the gate failed
+        print(f"gate failed: {'; '.join(reasons)}", file=sys.stderr)
+        return RESULT_SAYS_NO
+    return 0

@@ -61,10 +61,21 @@ class Comparison:
     notes: list[str]
     missing_tasks: list[tuple[str, str]]
     runs: list[tuple[str, str]] = field(default_factory=list)  # (label, what the run is), the base first
+    pairs: dict[str, int] = field(default_factory=dict)  # "label: task/metric" -> pairs compared
+    unmeasured: list[str] = field(default_factory=list)  # metrics of the base with no pair in a new run, and why
+
+    def gate_reasons(self, *, allow_missing_tasks: bool = False) -> list[str]:
+        """Every reason the regression gate fails; empty when it passes. A gate never passes on nothing compared."""
+        reasons = [f"{r.run}: {r.task}/{r.metric} {r.subset} dropped {r.delta:+.4f} (p = {r.p_value:.3g})" for r in self.rows
+                   if r.verdict == "regression"]  # fmt: skip
+        reasons += self.unmeasured
+        if self.missing_tasks and not allow_missing_tasks:
+            reasons += [f"{label}: task {task} is missing (pass --allow-missing-tasks to allow it)" for label, task in self.missing_tasks]
+        return reasons
 
     def failed_gate(self, *, allow_missing_tasks: bool = False) -> bool:
-        """A regression, or a task of the base that a new run does not have (unless allowed)."""
-        return any(r.verdict == "regression" for r in self.rows) or (bool(self.missing_tasks) and not allow_missing_tasks)
+        """A regression, a metric of the base with nothing compared, or a missing task (unless allowed)."""
+        return bool(self.gate_reasons(allow_missing_tasks=allow_missing_tasks))
 
 
 def _pair(
@@ -126,12 +137,31 @@ def compare_runs(
         rows, notes = paired_rows(base, new, label, alpha=alpha, min_delta=min_delta, seed=seed, skip_changed=skip_changed)
         result.rows += rows
         result.notes += notes
+        result.pairs.update({f"{label}: {k}": n for k, n in _pair_counts(base, new, label).items()})
         new_tasks = {*new_results["tasks"], *(r["task"] for r in new.values())}
+        for metric, n in _pair_counts(base, new, label).items():
+            if n == 0 and metric.split("/")[0] in new_tasks:  # a task missing entirely is a missing task (below)
+                result.unmeasured.append(f"{label}: {metric} has no comparable pair (no sample scored in both runs: failed samples "
+                                         "or failed judgements); nothing was compared")  # fmt: skip
         for task in base_tasks:
             if task not in new_tasks:
                 result.missing_tasks.append((label, task))
                 result.notes.append(f"{label}: task {task} of the base run is missing from this run")
     return result
+
+
+def _pair_counts(base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], label: str) -> dict[str, int]:
+    """Per task/metric that the base scored, how many samples are scored in both runs (same key)."""
+    counts: dict[str, int] = {}
+    for key, a in base.items():
+        b = new.get(key)
+        for metric, value in a["scores"].items():
+            if value is None:
+                continue
+            name = f"{a['task']}/{metric}"
+            both = b is not None and b["task"] == a["task"] and b["scores"].get(metric) is not None
+            counts[name] = counts.get(name, 0) + both
+    return counts
 
 
 def paired_rows(
@@ -209,10 +239,12 @@ def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta:
     regressions = sum(r.verdict == "regression" for r in rows)
     improvements = sum(r.verdict == "improvement" for r in rows)
     missing = f", {len(comparison.missing_tasks)} missing task(s)" if comparison.missing_tasks else ""
-    summary = f"{regressions} regression(s), {improvements} improvement(s){missing} (alpha {alpha}, min delta {min_delta})"
+    unmeasured = f", {len(comparison.unmeasured)} metric(s) with nothing compared" if comparison.unmeasured else ""
+    summary = f"{regressions} regression(s), {improvements} improvement(s){missing}{unmeasured} (alpha {alpha}, min delta {min_delta})"
+    notes = [*notes, *comparison.unmeasured]
     if fmt == "json":
-        body = {"runs": dict(comparison.runs), "rows": [asdict(r) for r in rows], "notes": notes,
-                "missing_tasks": comparison.missing_tasks, "summary": summary}  # fmt: skip
+        body = {"runs": dict(comparison.runs), "rows": [asdict(r) for r in rows], "notes": notes, "pairs": comparison.pairs,
+                "missing_tasks": comparison.missing_tasks, "unmeasured": comparison.unmeasured, "summary": summary}  # fmt: skip
         return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
     preamble = [f"{label}: {description}" for label, description in comparison.runs]
     table = Table(list(_COLUMNS), [_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble, notes=notes)
