@@ -54,6 +54,7 @@ class FaultServer:
     stream_tpot: float = 0.02
     stream_tokens: int = 20
     leak: str | None = None
+    echo_headers: bool = False  # replies quote the request's Authorization header, as a careless proxy does
     in_flight: int = 0
     max_in_flight: int = 0
     attempts: Counter[str] = field(default_factory=Counter)
@@ -157,7 +158,15 @@ class FaultServer:
             payload = json.loads(body)
             if payload.get("stream"):
                 return await self._stream(writer)
-            return self._send(writer, 200, self._answer(path, payload))
+            answer = self._answer(path, payload)
+            if self.echo_headers:
+                said = f"you sent Authorization: {headers.get('authorization')} ({headers.get('authorization', '').split()[-1]})"
+                for choice in answer.get("choices", []):
+                    if "message" in choice:
+                        choice["message"]["content"] = said
+                    else:
+                        choice["text"] = said
+            return self._send(writer, 200, answer)
         finally:
             self.in_flight -= 1
 

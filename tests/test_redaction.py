@@ -60,3 +60,39 @@ def test_key_is_found_nowhere(tmp_path, capsys, monkeypatch):
     assert [bool(r.get("failed")) for r in records] == [False, True, True, True, False]
     assert records[4]["prediction"] == "your key is ***"
     assert all("***" in r["error"] for r in records[1:4])
+
+
+def test_secrets_in_other_encodings_are_masked(tmp_path, capsys, monkeypatch):
+    """Basic auth echoed as base64, a key in a URL's query string, a key pasted where an env var name goes."""
+    import base64
+
+    from harness.core.redact import redact, register_url_secrets
+    from harness.runs.store import atomic_write_text
+
+    server = FaultServer(echo_headers=True).start()
+    try:
+        url = server.url.replace("http://", "http://alice:pa55-w0rd-9x@")
+        qa = tmp_path / "qa"
+        qa.mkdir()
+        (qa / "q.jsonl").write_text(json.dumps({"query": "hello", "response": "hi"}) + "\n")
+        args = ["eval", "--backend", "api", "--api-url", url, "--datasets", "general_qa", "--output", str(tmp_path / "out"),
+                "--dataset-args", json.dumps({"general_qa": {"local_path": str(qa)}})]  # fmt: skip
+        assert main(args) == 0
+    finally:
+        server.stop()
+    basic = base64.b64encode(b"alice:pa55-w0rd-9x").decode()
+    written = b"".join(p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert b"you sent Authorization" in written  # the echo reached the record, masked
+    assert basic.encode() not in written and b"pa55-w0rd-9x" not in written
+
+    register_url_secrets("https://host/v1?api_key=QS3cret-value-77&v=2")
+    assert "QS3cret-value-77" not in redact("see https://host/v1?api_key=QS3cret-value-77&v=2 and QS3cret-value-77")
+    atomic_write_text(tmp_path / "config.yaml", "api_url: https://host/v1?api_key=QS3cret-value-77\nagain: QS3cret-value-77\n")
+    assert "QS3cret-value-77" not in (tmp_path / "config.yaml").read_text()
+
+    capsys.readouterr()
+    pasted = "sk-proj-9f8e7d6c5b4a3210"
+    assert main(["eval", "--backend", "api", "--api-url", "http://127.0.0.1:9/v1", "--api-key-env", pasted, "--datasets", "general_qa",
+                 "--output", str(tmp_path / "x")]) == 2  # fmt: skip
+    out, err = capsys.readouterr()
+    assert pasted not in out + err and "looks like a key" in err and err.count("\n") == 1

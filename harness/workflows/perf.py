@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import time
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UserError
-from harness.core.redact import add_secret, redact, split_url_credentials
+from harness.core.redact import read_api_key, redact, register_url_secrets, split_url_credentials
 from harness.reports.tables import Column, Table
 
 __all__ = ["Level", "LevelResult", "load_prompts", "perf_json", "perf_table", "run_perf"]
@@ -196,13 +195,11 @@ def run_perf(
     if not prompts or len(prompts) > MAX_REQUESTS:
         raise UserError(f"perf: --requests must be from 1 to {MAX_REQUESTS}")
     base = api_url.rstrip("/")
+    register_url_secrets(base)
     url, auth = split_url_credentials(base if base.endswith("/v1") else base + "/v1")
-    headers, key = {}, None
-    if api_key_env:
-        key = os.environ.get(api_key_env)
-        if not key:
-            raise UserError(f"--api-key-env {api_key_env}: that environment variable is not set")
-        add_secret(key)
+    headers: dict[str, str] = {}
+    key = read_api_key(api_key_env)
+    if key:
         headers["Authorization"] = f"Bearer {key}"
     if not model:
         from harness.backends.api.client import ApiClient, Failure, RetryPolicy

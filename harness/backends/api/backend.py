@@ -25,7 +25,6 @@ results.json records the method per task (`scoring_via`), and the report footer 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, 
 from harness.backends.generation import GenerationConfig
 from harness.backends.prompting import encode_many, render_plain
 from harness.core.errors import UserError
-from harness.core.redact import redact
+from harness.core.redact import read_api_key, redact, register_url_secrets
 
 __all__ = ["ABSENT_LOGPROB", "ApiBackend"]
 
@@ -70,11 +69,8 @@ class ApiBackend:
             raise UserError(f"--concurrency {concurrency}: use 1 or more")
         if scoring_method not in METHODS:
             raise UserError(f"scoring_method {scoring_method!r}: use one of {', '.join(METHODS)}")
-        api_key = None
-        if api_key_env:
-            api_key = os.environ.get(api_key_env)
-            if not api_key:
-                raise UserError(f"--api-key-env {api_key_env}: that environment variable is not set")
+        api_key = read_api_key(api_key_env)
+        register_url_secrets(api_url)
         base = api_url.rstrip("/")
         self.client = ApiClient(
             base if base.endswith("/v1") else base + "/v1",
