@@ -58,7 +58,49 @@ def parse_dataset_args(task: str, raw: Any) -> DatasetArgs:
         if key not in known:
             raise UserError(f"unknown dataset arg {key!r} for {task} (known: {', '.join(sorted(known))})")
         values[key] = _coerce(task, key, value, _HINTS[key])
-    return DatasetArgs(**values)
+    args = DatasetArgs(**values)
+    _check_values(task, args)
+    return args
+
+
+# sacrebleu's tokenizer names (sacrebleu.metrics.bleu), kept here so a typo is refused before any model loads.
+SACREBLEU_TOKENIZERS = ("none", "zh", "13a", "intl", "char", "ja-mecab", "ko-mecab", "spm", "flores101", "flores200")
+_BRACES = "write literal braces as {{ and }}"
+
+
+def _check_values(task: str, args: DatasetArgs) -> None:
+    """Values of the right type that still cannot work: refused here, before any model loads, in one line."""
+    if args.subset_list is not None and (not args.subset_list or not all(s.strip() for s in args.subset_list)):
+        raise UserError(
+            f"dataset arg subset_list for {task} must name at least one subset (leave it out for all), got {list(args.subset_list)!r}"
+        )
+    if args.stop is not None and not all(args.stop):
+        raise UserError(f"dataset arg stop for {task} holds an empty string, which would stop every answer at once; remove it")
+    if args.metrics is not None and not args.metrics:
+        raise UserError(f"dataset arg metrics for {task} must name at least one metric (leave it out for the defaults)")
+    if args.sacrebleu_tokenize is not None and args.sacrebleu_tokenize not in SACREBLEU_TOKENIZERS:
+        raise UserError(f"dataset arg sacrebleu_tokenize for {task}: unknown tokenizer {args.sacrebleu_tokenize!r} "
+                        f"(known: {', '.join(SACREBLEU_TOKENIZERS)})")  # fmt: skip
+    try:
+        args.choice_format.format(letter="A", text="x")
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise UserError(f"dataset arg choice_format for {task}: {args.choice_format!r} does not format ({type(exc).__name__}: {exc}); "
+                        f"it may use {{letter}} and {{text}}; {_BRACES}") from None  # fmt: skip
+    if args.prompt_template is not None:
+        if "{question}" not in args.prompt_template:
+            raise UserError(f"dataset arg prompt_template for {task} must contain {{question}} (where the question goes)")
+        fields = {"question": "", "choices": "", "letters": "", **{c: "" for c in "ABCDEFGHIJ"}}
+        try:
+            args.prompt_template.format_map(_Fields(fields))
+        except (IndexError, ValueError, AttributeError) as exc:
+            raise UserError(f"dataset arg prompt_template for {task} does not format ({type(exc).__name__}: {exc}); {_BRACES}") from None
+
+
+class _Fields(dict[str, str]):
+    """Unknown {names} stay as written (as the prompt builder leaves them); only malformed braces fail."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 def _coerce(task: str, key: str, value: Any, hint: Any) -> Any:

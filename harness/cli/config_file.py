@@ -23,13 +23,60 @@ _JSON_KEYS = ("dataset_args", "model_args")
 _NOT_SAVED = ("config", "command", "replace_stale")
 
 
+# A settings file is small and flat: these bounds refuse hostile YAML (an alias bomb expands to gigabytes,
+# deep nesting exhausts the stack) before it is built, with room to spare for any real config.
+MAX_BYTES = 1 << 20
+MAX_ALIASES = 16
+MAX_DEPTH = 16
+
+
+def _loader(path: Path) -> Any:
+    """A yaml SafeLoader that counts aliases and depth while composing, and refuses duplicate keys."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]
+        aliases = 0
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                Loader.aliases += 1
+                if Loader.aliases > MAX_ALIASES:
+                    raise UserError(f"{path}: more than {MAX_ALIASES} YAML aliases (*name); write the settings out")
+            Loader.depth += 1
+            try:
+                if Loader.depth > MAX_DEPTH:
+                    raise UserError(f"{path}: settings nested more than {MAX_DEPTH} levels deep")
+                return super().compose_node(parent, index)
+            finally:
+                Loader.depth -= 1
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, list | dict) or key in seen:
+                    raise UserError(f"{path} line {key_node.start_mark.line + 1}: the key {key!r} is given twice (or is not a name)")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
+
+
 def _load(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        if len(data) > MAX_BYTES:
+            raise UserError(f"{path}: {len(data)} bytes; a config file holds at most {MAX_BYTES} (is this the right file?)")
+        value = yaml.load(data.decode("utf-8"), Loader=_loader(path))  # noqa: S506 - a SafeLoader with limits
     except OSError as exc:
         raise UserError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the config file as UTF-8") from None
+    except RecursionError:
+        raise UserError(f"{path}: settings nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

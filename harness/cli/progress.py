@@ -25,6 +25,7 @@ def rich_progress() -> Iterator[Callable[[str, int, int], None]]:
         yield _lines()
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -54,7 +55,7 @@ def rich_progress() -> Iterator[Callable[[str, int, int], None]]:
         if not ids:
             bars.start()  # only once work starts: an input error stays a single line on stderr
         if task not in ids:
-            ids[task] = bars.add_task(task, total=total, rate="")
+            ids[task] = bars.add_task(escape(task), total=total, rate="")  # a name is text, not rich markup
             starts[task] = (time.monotonic(), done)
         t0, first = starts[task]
         elapsed = time.monotonic() - t0

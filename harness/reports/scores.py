@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from harness.core.errors import UserError
-from harness.reports.tables import Column, Table
+from harness.reports.tables import Column, Table, csv_cell
 from harness.runs.results_file import Results, ScoreRow
 
 __all__ = [
@@ -161,8 +161,9 @@ def _csv_rows(results: Results) -> str:
     writer.writerow(CSV_COLUMNS)
     model = model_label(results)
     for row in results["scores"]:
-        writer.writerow([model, row["task"], _metric(row), row["subset"], row["n"], f"{row['score']:.6f}", row["category"],
-                         f"{row['ci_low']:.6f}", f"{row['ci_high']:.6f}", row.get("failed", 0)])  # fmt: skip
+        cells = [model, row["task"], _metric(row), row["subset"], row["n"], f"{row['score']:.6f}", row["category"],
+                 f"{row['ci_low']:.6f}", f"{row['ci_high']:.6f}", row.get("failed", 0)]  # fmt: skip
+        writer.writerow([csv_cell(c) if isinstance(c, str) else c for c in cells])
     return buf.getvalue()
 
 

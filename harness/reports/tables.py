@@ -1,23 +1,33 @@
 """One table model, rendered to every text format the harness writes: terminal, GitHub Markdown, CSV.
 
 Every table (a run's scores, several runs side by side, a comparison, quant-compare, a checkpoint
-trend) is built as a `Table` and rendered here, so Markdown is valid everywhere at once: cells
-and headers have `|` escaped and line breaks flattened, numeric columns are right-aligned, and
-the delimiter row always has as many cells as the header. A terminal table is fitted to the
-terminal's width (80 columns when it is not a terminal) by dropping the least important columns
-first, never by wrapping rows; the columns left out are named under it.
+trend) is built as a `Table` and rendered here, so each format has one escaping step, applied to
+every cell, header, preamble line and note (names of subsets, categories and models come from
+data files and servers, so they are untrusted):
+
+- Markdown: `|` escaped, line breaks flattened, a `<` that could open a tag and an `&` that could
+  start an entity written as entities (no raw HTML, no extra rows); numeric columns right-aligned;
+  the delimiter row has as many cells as the header.
+- CSV: a text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab
+  or a carriage return) is prefixed with `'`; numbers, negative ones included, are left as numbers.
+- Terminal: cells are literal text, never rich markup (`[bold]` prints as written).
+
+A terminal table is fitted to the terminal's width (80 columns when it is not a terminal) by
+dropping the least important columns first, never by wrapping rows; the columns left out are named
+under it.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Column", "Table"]
+__all__ = ["Column", "Table", "csv_cell", "md_text"]
 
 
 @dataclass(frozen=True)
@@ -50,28 +60,31 @@ class Table:
 
     def markdown(self) -> str:
         """GitHub-flavoured Markdown: optional heading, preamble lines, the table, notes as a list."""
-        lines = [f"### {self.title}", ""] if self.title else []
-        if self.preamble:
-            lines += [*self.preamble, ""]
+        lines = [f"### {md_text(self.title)}", ""] if self.title else []
+        for line in self.preamble:  # each its own paragraph (or list item), so renderers never merge them
+            lines += [md_text(line)] if line.startswith("- ") else [md_text(line), ""]
+        if self.preamble and lines[-1] != "":
+            lines.append("")
         lines.append("| " + " | ".join(_md_cell(c.name) for c in self.columns) + " |")
         lines.append("|" + "|".join("---:" if c.numeric else "---" for c in self.columns) + "|")
         lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in self.rows]
         if self.notes:
-            lines += ["", *(f"- {_md_text(n)}" for n in self.notes)]
+            lines += ["", *(f"- {md_text(n)}" for n in self.notes)]
         return "\n".join(lines) + "\n"
 
     def csv(self) -> str:
         """The header and rows as CSV (no preamble, no notes)."""
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([c.name for c in self.columns])
-        writer.writerows(self.rows)
+        writer.writerow([csv_cell(c.name) for c in self.columns])
+        writer.writerows([csv_cell(cell) for cell in row] for row in self.rows)
         return buf.getvalue()
 
     def terminal(self, width: int | None = None) -> str:
         """A rich table that fits `width` columns (default: the terminal's, or 80 off a terminal)."""
         from rich.console import Console
         from rich.table import Table as RichTable
+        from rich.text import Text
 
         width = width or _terminal_width()
         keep = list(range(len(self.columns)))
@@ -83,12 +96,12 @@ class Table:
             worst = max(candidates, key=lambda i: (self.columns[i].drop, i))
             keep.remove(worst)
             dropped.append(self.columns[worst].name)
-        table = RichTable(title=self.title or None, title_justify="left", show_lines=False)
+        table = RichTable(title=Text(self.title) if self.title else None, title_justify="left", show_lines=False)
         for i in keep:
             column = self.columns[i]
-            table.add_column(column.name, justify="right" if column.numeric else "left", overflow="fold")
+            table.add_column(Text(column.name), justify="right" if column.numeric else "left", overflow="fold")
         for row in self.rows:
-            table.add_row(*(row[i] for i in keep))
+            table.add_row(*(Text(row[i]) for i in keep))  # literal text: a name like "[/x]" is not markup
         console = Console(width=width, record=True, color_system=None, force_terminal=False)
         with console.capture() as capture:
             for line in self.preamble:  # text lines wrap at the width; table rows never do
@@ -101,13 +114,39 @@ class Table:
         return capture.get()
 
 
-def _md_text(text: str) -> str:
-    return " ".join(str(text).split())
+# Only what could start raw HTML or an entity is escaped, so prose such as "p < 0.05" stays as written.
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def md_text(text: str) -> str:
+    r"""A line of Markdown text that cannot start new lines, rows or HTML: whitespace flattened, tags and entities escaped.
+
+    >>> md_text("model\n| x | y |<script>&amp; p < 0.05")
+    'model | x | y |&lt;script>&amp;amp; p < 0.05'
+    """
+    return _TAG_START.sub("&lt;", _ENTITY.sub("&amp;", " ".join(str(text).split())))
 
 
 def _md_cell(text: str) -> str:
-    """A cell that cannot break the row: pipes escaped, line breaks and runs of spaces flattened."""
-    return _md_text(text).replace("\\", "\\\\").replace("|", "\\|") or " "
+    """A cell that cannot break the row: pipes escaped, line breaks and runs of spaces flattened, no raw HTML."""
+    return md_text(str(text).replace("\\", "\\\\").replace("|", "\\|")) or " "
+
+
+def csv_cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading formula character is quoted with `'`, numbers stay numbers.
+
+    >>> [csv_cell(x) for x in ("=HYPERLINK(1)", "-0.25", "@sum", "plain")]
+    ["'=HYPERLINK(1)", '-0.25', "'@sum", 'plain']
+    """
+    if not text.startswith(_FORMULA_START):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text
 
 
 def _natural_width(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> int:
