@@ -32,8 +32,6 @@ __all__ = [
     "create_backend",
 ]
 
-ALL_MODES = ("letter", "cloze", "generate")
-
 
 @dataclass(frozen=True)
 class BackendSpec:

@@ -26,9 +26,11 @@ returns `None` when the backend cannot count tokens (an API without a tokenizer)
 `truncate_to` set is cut from the left to that many prompt tokens (only when the user asked).
 
 `scoring_modes` lists the modes a backend computes ("letter", "cloze", "generate"); a task asking for
-another is refused before any work. `scoring_via` says how a server-backed backend computes each MCQ
-mode (mode -> method, e.g. {"letter": "completions-echo"}); local backends compute every mode from the
-model's log-probabilities and leave it empty.
+another is refused before any work. A backend written before it existed (a user's wrapper) is read
+through `offered_modes`: the modes named in its `scoring_via` and generation, or all when that is
+empty. `scoring_via` says how a server-backed backend computes each MCQ mode (mode -> method, e.g.
+{"letter": "completions-echo"}); local backends compute every mode from the model's log-probabilities
+and leave it empty.
 """
 
 from __future__ import annotations
@@ -143,3 +145,15 @@ def collect(stream: Iterator[tuple[int, T]]) -> list[T]:
     """A backend's stream as a list in request order (for scripts and tests that want everything at once)."""
     found = dict(stream)
     return [found[i] for i in range(len(found))]
+
+
+ALL_MODES = ("letter", "cloze", "generate")
+
+
+def offered_modes(backend: Any) -> tuple[str, ...]:
+    """The scoring modes `backend` computes (its `scoring_modes`, or what its `scoring_via` implies)."""
+    modes = getattr(backend, "scoring_modes", None)
+    if modes is not None:
+        return tuple(modes)
+    via = getattr(backend, "scoring_via", None) or {}
+    return (*via, "generate") if via else ALL_MODES

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
+from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request, offered_modes
 from harness.backends.generation import GenerationConfig
 from harness.core.errors import HarnessWarning, UserError
 from harness.core.redact import redact_secrets
@@ -51,7 +51,7 @@ class CachedBackend:
         self.name = inner.name
         self.default_scoring = inner.default_scoring
         self.scoring_via: Mapping[str, str] = inner.scoring_via
-        self.scoring_modes = inner.scoring_modes
+        self.scoring_modes = offered_modes(inner)
         self.path = path
         self.db = self._connect(path)
         self._model = json.dumps({"backend": inner.name, "model": inner.fingerprint()}, sort_keys=True, default=str)

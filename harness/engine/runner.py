@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.backends import ALL_MODES, Backend, ChoiceRequest, GenerateRequest, backend_spec, create_backend
-from harness.backends.base import LengthIssue, Request
+from harness.backends import Backend, ChoiceRequest, GenerateRequest, backend_spec, create_backend
+from harness.backends.base import ALL_MODES, LengthIssue, Request, offered_modes
 from harness.backends.cached import CachedBackend
 from harness.core.distributed import Group, balanced_shards, current_group, in_rounds, local_rank
 from harness.core.provenance import harness_version
@@ -157,7 +157,7 @@ def _finished_candidate(run_dir: Path | None, config: EvalConfig, inputs: str) -
 
 def _offered(backend: Backend | None) -> tuple[str, ...]:
     """The scoring modes a backend computes; before a local backend is created (so as not to load it), all of them."""
-    return backend.scoring_modes if backend is not None else ALL_MODES
+    return offered_modes(backend) if backend is not None else ALL_MODES
 
 
 def _check_scoring(plans: Sequence[TaskPlan], offered: Sequence[str]) -> None:
