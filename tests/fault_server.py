@@ -54,6 +54,8 @@ class FaultServer:
     stream_tpot: float = 0.02
     stream_tokens: int = 20
     leak: str | None = None
+    stream_mode: str = ""  # hostile streams: error_event, negative_usage, no_done, trickle (one byte per trickle_seconds)
+    trickle_seconds: float = 0.5
     echo_headers: bool = False  # replies quote the request's Authorization header, as a careless proxy does
     in_flight: int = 0
     max_in_flight: int = 0
@@ -158,6 +160,9 @@ class FaultServer:
             payload = json.loads(body)
             if payload.get("stream"):
                 return await self._stream(writer)
+            if self.stream_mode == "trickle":  # an answer whose body never ends: each read gets a byte in time
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                return await self._trickle(writer)
             answer = self._answer(path, payload)
             if self.echo_headers:
                 said = f"you sent Authorization: {headers.get('authorization')} ({headers.get('authorization', '').split()[-1]})"
@@ -218,17 +223,36 @@ class FaultServer:
             data = ("data: " + (obj if isinstance(obj, str) else json.dumps(obj)) + "\n\n").encode()
             writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
+        if self.stream_mode == "error_event":
+            event({"error": {"message": "the model is overloaded", "code": 503}})
+            event("[DONE]")
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            return True
+        if self.stream_mode == "trickle":
+            return await self._trickle(writer)
         await asyncio.sleep(self.stream_ttft)
         for i in range(self.stream_tokens):
             if i:
                 await asyncio.sleep(self.stream_tpot)
             event({"choices": [{"index": 0, "delta": {"content": f"tok{i} "}}]})
             await writer.drain()
-        event({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": self.stream_tokens}})
-        event("[DONE]")
+        tokens = -self.stream_tokens if self.stream_mode == "negative_usage" else self.stream_tokens
+        event({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": tokens}})
+        if self.stream_mode != "no_done":
+            event("[DONE]")
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True
+
+    async def _trickle(self, writer: asyncio.StreamWriter) -> bool:
+        """A byte at a time, forever (until the client hangs up): defeats a per-read timeout."""
+        with contextlib.suppress(ConnectionError):
+            for _ in range(10_000):  # bounded: about 80 minutes at the default pace
+                writer.write(b"1\r\n \r\n")
+                await writer.drain()
+                await asyncio.sleep(self.trickle_seconds)
+        return False
 
     def _send_leak(self, writer: asyncio.StreamWriter, body: bytes) -> bool:
         key = self.leak

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
+from conftest import write
 from fault_server import FaultServer
 
 pytest.importorskip("httpx")
@@ -39,7 +41,7 @@ def test_planted_ttft_and_tpot_are_measured_within_ten_percent(server, tmp_path,
 
 def test_rate_levels_errors_and_the_table(server, tmp_path, capsys):
     server.rates = {"500": 0.3}
-    assert main(["perf", "--api-url", server.url, "--rate", "20", "--requests", "10", "--format", "md"]) == 0
+    assert main(["perf", "--api-url", server.url, "--rate", "20", "--requests", "10", "--format", "md", "--max-error-rate", "1"]) == 0
     md = capsys.readouterr().out
     assert "| rate 20/s |" in md and "TTFT p50/p90/p99 ms" in md
     (row,) = [line for line in md.splitlines() if line.startswith("| rate")]
@@ -51,4 +53,58 @@ def test_perf_refuses_unbounded_or_bad_levels(capsys):
     assert main(["perf", "--api-url", "http://127.0.0.1:9/v1", "--requests", "20000"]) == 2
     assert "--requests must be from 1 to 10000" in capsys.readouterr().err
     assert main(["perf", "--api-url", "http://127.0.0.1:9/v1", "--concurrency", "0"]) == 2
-    assert "expected positive numbers" in capsys.readouterr().err
+    assert "expected whole numbers of at least 1" in capsys.readouterr().err
+
+
+# --- hostile servers: perf counts honestly and never hangs (the whole request has a deadline)
+
+
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [("error_event", "error event"), ("negative_usage", "impossible usage"), ("no_done", "ended before [DONE]")],
+)
+def test_a_bad_stream_is_an_error_and_exits_1(server, capsys, mode, error):
+    server.stream_mode = mode
+    code = main(["perf", "--api-url", server.url, "--format", "json", "--requests", "3", "--concurrency", "1"])
+    out, err = capsys.readouterr()
+    level = json.loads(out)["levels"][0]
+    assert code == 1 and level["ok"] == 0 and level["errors"] == 3 and error in level["first_error"]
+    assert level["output_tokens_per_s"] >= 0 and "errors above --max-error-rate 0" in err and err.count("\n") == 1
+
+
+def test_a_trickling_server_cannot_outlast_the_deadline(server, tmp_path, capsys):
+    server.stream_mode, server.trickle_seconds = "trickle", 0.2
+    started = time.monotonic()
+    code = main(["perf", "--api-url", server.url, "--format", "json", "--requests", "2", "--concurrency", "2", "--timeout", "1"])
+    seconds = time.monotonic() - started
+    level = json.loads(capsys.readouterr().out)["levels"][0]
+    assert code == 1 and level["errors"] == 2 and "within 1 s" in level["first_error"] and seconds < 5
+    # The api backend (eval) and so the judge: the same deadline for the whole request.
+    write(tmp_path / "qa", "q.jsonl", json.dumps({"query": "hi", "response": "x"}) + "\n")
+    started = time.monotonic()
+    qa = json.dumps({"general_qa": {"local_path": str(tmp_path / "qa")}})
+    args = ["eval", "--backend", "api", "--api-url", server.url, "--model", "m", "--datasets", "general_qa", "--timeout", "1",
+            "--max-retries", "0", "--output", str(tmp_path / "o"), "--dataset-args", qa]  # fmt: skip
+    assert main(args) == 1
+    assert time.monotonic() - started < 8 and "no complete answer within 1 s" in capsys.readouterr().err
+
+
+def test_max_seconds_bounds_a_level_whatever_the_rate(server, capsys):
+    started = time.monotonic()
+    code = main(["perf", "--api-url", server.url, "--format", "json", "--requests", "5", "--rate", "0.0001", "--max-seconds", "2"])
+    assert time.monotonic() - started < 4
+    level = json.loads(capsys.readouterr().out)["levels"][0]
+    assert level["requests"] == 1 and level["ok"] == 1 and code == 0  # one arrival; the next would come after the bound
+
+
+def test_the_rate_clock_ends_at_the_last_completion(server, capsys):
+    assert main(["perf", "--api-url", server.url, "--format", "json", "--requests", "1", "--rate", "0.2"]) == 0
+    level = json.loads(capsys.readouterr().out)["levels"][0]
+    assert level["seconds"] <= level["e2e_ms"]["p50"] / 1000 + 0.1  # no random wait after the last arrival
+
+
+@pytest.mark.parametrize("value", ["0.5", "1.9", "2,x"])
+def test_concurrency_is_a_whole_number(capsys, value):
+    assert main(["perf", "--api-url", "http://127.0.0.1:9/v1", "--concurrency", value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "whole numbers" in err

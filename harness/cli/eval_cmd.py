@@ -45,7 +45,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     api.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key (never written anywhere)")
     api.add_argument("--concurrency", type=whole(1), default=8, metavar="N", help="requests in flight at once")
     api.add_argument("--timeout", type=number(0, low_open=True), default=120.0, metavar="SECONDS",
-                     help="seconds to wait for one answer before retrying it")  # fmt: skip
+                     help="deadline in seconds for a whole request (answer included) before it is retried")  # fmt: skip
     api.add_argument("--max-retries", type=whole(0), default=6, metavar="N", help="retries on 429/5xx/timeouts/dropped connections")
     api.add_argument("--allow-failures", action="store_true", help="exit 0 even when some samples or judgements failed")
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from harness.cli.args import Help, emit, number, whole
+from harness.cli.exit_codes import RESULT_SAYS_NO
 
 NAME = "perf"
 
@@ -21,6 +23,17 @@ def _levels(text: str) -> list[float]:
     return values
 
 
+def _whole_levels(text: str) -> list[int]:
+    """Requests in flight: whole numbers (0.5 or 1.9 requests cannot be in flight)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected whole numbers of at least 1 separated by commas, got {text!r}")
+    return values
+
+
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """This command's flags."""
     pf = sub.add_parser("perf", help="load-test an OpenAI-compatible endpoint: throughput, TTFT, TPOT, latency", formatter_class=Help)
@@ -30,7 +43,9 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pf.add_argument("--model", default=None, help="served model name (default: the server's first, from /v1/models)")
     pf.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key (never written anywhere)")
     load = pf.add_mutually_exclusive_group()
-    load.add_argument("--concurrency", type=_levels, default=None, metavar="N,N,...", help="requests in flight per level (default: 1,4)")
+    load.add_argument(
+        "--concurrency", type=_whole_levels, default=None, metavar="N,N,...", help="requests in flight per level (default: 1,4)"
+    )
     load.add_argument("--rate", type=_levels, default=None, metavar="R,R,...", help="or Poisson arrivals per second per level")
     pf.add_argument("--requests", type=whole(1), default=32, metavar="N", help="requests per level (at most 10000)")
     pf.add_argument("--max-seconds", type=number(0, low_open=True), default=120.0, help="stop a level after this long")
@@ -43,6 +58,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--timeout", type=number(0, low_open=True), default=120.0, metavar="SECONDS", help="seconds before a request counts as an error"
     )
     pf.add_argument("--seed", type=whole(0), default=0, help="seed of the arrival times with --rate")
+    pf.add_argument("--max-error-rate", type=number(0, 1), default=0.0, metavar="FRACTION",
+                    help="exit 1 when a level's errors exceed this fraction of its requests")  # fmt: skip
     pf.add_argument("--format", choices=("table", "md", "json"), default="table", help="output format")
     pf.add_argument("-o", "--output", dest="out", type=Path, default=None, metavar="FILE", help="write to this file instead of stdout")
 
@@ -51,11 +68,16 @@ def run(ns: argparse.Namespace) -> int:
     """Run the command; its exit code."""
     from harness.workflows.perf import Level, load_prompts, perf_json, perf_table, run_perf
 
-    levels = [Level(rate=r) for r in ns.rate] if ns.rate else [Level(concurrency=int(c)) for c in (ns.concurrency or [1, 4])]
+    levels = [Level(rate=r) for r in ns.rate] if ns.rate else [Level(concurrency=c) for c in (ns.concurrency or [1, 4])]
     prompts = load_prompts(ns.prompts, ns.prompt_words, ns.requests)
     model, url, results = run_perf(ns.api_url, levels=levels, prompts=prompts, model=ns.model, api_key_env=ns.api_key_env,
                                    max_tokens=ns.max_tokens, max_seconds=ns.max_seconds, timeout=ns.timeout, seed=ns.seed)  # fmt: skip
     table = perf_table(model, url, results)
     text = perf_json(model, url, results) if ns.format == "json" else table.markdown() if ns.format == "md" else table.terminal()
     emit(text, ns.out)
+    over = [r for r in results if r.errors > ns.max_error_rate * r.requests or not r.requests]
+    if over:
+        worst = ", ".join(f"{r.level}: {r.errors}/{r.requests} failed" for r in over)
+        print(f"error: errors above --max-error-rate {ns.max_error_rate:g} ({worst}; first: {over[0].first_error})", file=sys.stderr)
+        return RESULT_SAYS_NO
     return 0

@@ -1,12 +1,16 @@
 """`harness perf`: load-test an OpenAI-compatible endpoint: throughput, time to first token, time per token, latency.
 
 Requests are streamed chat completions (`stream: true`), so the time to first token (TTFT) is the
-arrival of the first content chunk; time per output token (TPOT) is the rest of the response
+arrival of the first generated token (content, or reasoning content); time per output token (TPOT) is the rest of the response
 divided by the tokens after the first; end-to-end latency is the last byte. Output tokens are the
 server's `usage.completion_tokens` when it reports them (`stream_options.include_usage`), else the
 content chunks. Each load level is either a number of requests kept in flight (`--concurrency`)
 or an arrival rate (`--rate`, Poisson, seeded) and sends `--requests` requests, stopping early at
 `--max-seconds`. Requests are sent only to the URL given, and never retried: an error is counted.
+`--timeout` is a deadline for the whole request (a server that trickles bytes cannot stretch it), and
+`--max-seconds` bounds each level's wall time whatever the rate: requests still in flight then are
+cut and counted as errors. A request is OK only when its stream is well formed (`stream_events`).
+A level's duration ends at its last completion.
 
 Prompts come from a general_qa folder or JSONL file (`--prompts`), or are synthetic (`--prompt-words`
 words of filler text). Results: a table (`--format table|md|json`) with p50/p90/p99 of each timing.
@@ -26,6 +30,7 @@ from typing import Any
 from harness.core.errors import UserError
 from harness.core.redact import read_api_key, redact, register_url_secrets, split_url_credentials
 from harness.reports.tables import Column, Table
+from harness.workflows.stream_events import parse_event
 
 __all__ = ["Level", "LevelResult", "load_prompts", "perf_json", "perf_table", "run_perf"]
 
@@ -68,6 +73,7 @@ class LevelResult:
 class _Sample:
     ttft: float | None = None
     e2e: float = 0.0
+    end: float = 0.0
     tokens: int = 0
     error: str | None = None
 
@@ -103,37 +109,53 @@ def load_prompts(source: str | None, words: int, count: int) -> list[str]:
     return [queries[i % len(queries)] for i in range(count)]
 
 
-async def _one(http: Any, model: str, prompt: str, max_tokens: int) -> _Sample:
-    payload = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "temperature": 0.0,
-               "stream": True, "stream_options": {"include_usage": True}}  # fmt: skip
+async def _one(http: Any, model: str, prompt: str, max_tokens: int, timeout: float) -> _Sample:
+    """One streamed request, bounded as a whole by `timeout` seconds."""
     sample = _Sample()
     start = time.perf_counter()
-    chunks = 0
     try:
-        async with http.stream("POST", "/chat/completions", json=payload) as response:
-            if response.status_code != 200:
-                body = (await response.aread()).decode("utf-8", "replace")
-                sample.error = f"HTTP {response.status_code}: {redact(body)[:160]}"
-                return sample
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    break
-                event = json.loads(data)
-                if event.get("usage") and event["usage"].get("completion_tokens") is not None:
-                    sample.tokens = int(event["usage"]["completion_tokens"])
-                for choice in event.get("choices") or []:
-                    if (choice.get("delta") or {}).get("content"):
-                        chunks += 1
-                        if sample.ttft is None:
-                            sample.ttft = time.perf_counter() - start
-    except Exception as exc:  # a dropped connection, a timeout, a broken stream: counted, never retried
+        await asyncio.wait_for(_stream(http, model, prompt, max_tokens, sample, start), timeout)
+    except asyncio.TimeoutError:
+        sample.error = f"no complete answer within {timeout:g} s (--timeout bounds the whole request)"
+    except asyncio.CancelledError:
+        sample.error = "still running at --max-seconds (cut)"
+    except Exception as exc:  # a dropped connection, a broken stream: counted, never retried
         sample.error = redact(f"{type(exc).__name__}: {exc}")[:160]
-    sample.e2e = time.perf_counter() - start
-    sample.tokens = sample.tokens or chunks
+    sample.end = time.perf_counter()
+    sample.e2e = sample.end - start
     return sample
+
+
+async def _stream(http: Any, model: str, prompt: str, max_tokens: int, sample: _Sample, start: float) -> None:
+    payload = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "temperature": 0.0,
+               "stream": True, "stream_options": {"include_usage": True}}  # fmt: skip
+    chunks, done = 0, False
+    async with http.stream("POST", "/chat/completions", json=payload) as response:
+        if response.status_code != 200:
+            body = (await response.aread()).decode("utf-8", "replace")
+            sample.error = f"HTTP {response.status_code}: {redact(body)[:160]}"
+            return
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            event = parse_event(line[5:], max_tokens)
+            if event.error:
+                sample.error = event.error
+                return
+            if event.done:
+                done = True
+                break
+            if event.usage is not None:
+                sample.tokens = event.usage
+            if event.token:
+                chunks += 1
+                if sample.ttft is None:
+                    sample.ttft = time.perf_counter() - start
+    if not done:
+        sample.error = "the stream ended before [DONE]"
+    elif not (sample.tokens or chunks):
+        sample.error = "no token in the stream"
+    sample.tokens = sample.tokens or chunks
 
 
 async def _level(url: str, auth: Any, headers: dict[str, str], model: str, prompts: Sequence[str], level: Level,
@@ -152,19 +174,26 @@ async def _level(url: str, auth: Any, headers: dict[str, str], model: str, promp
                 for prompt in queue:
                     if time.perf_counter() > deadline:
                         return
-                    results.append(await _one(http, model, prompt, max_tokens))
+                    results.append(await _one(http, model, prompt, max_tokens, timeout))
 
-            await asyncio.gather(*(worker() for _ in range(min(level.concurrency, len(prompts)))))
+            workers = [asyncio.ensure_future(worker()) for _ in range(min(level.concurrency, len(prompts)))]
+            await _until(deadline, workers)
         else:
             rng = random.Random(seed)
-            tasks = []
-            for prompt in prompts:
-                if time.perf_counter() > deadline:
+            tasks: list[asyncio.Future[_Sample]] = []
+            for n, prompt in enumerate(prompts):
+                tasks.append(asyncio.ensure_future(_one(http, model, prompt, max_tokens, timeout)))
+                if n + 1 == len(prompts):
+                    break  # no wait after the last arrival: it would only pad the level's duration
+                gap = rng.expovariate(level.rate or 1.0)
+                if time.perf_counter() + gap > deadline:
                     break
-                tasks.append(asyncio.ensure_future(_one(http, model, prompt, max_tokens)))
-                await asyncio.sleep(rng.expovariate(level.rate or 1.0))
-            results.extend(await asyncio.gather(*tasks))
-    seconds = time.perf_counter() - started
+                await asyncio.sleep(gap)
+            await _until(deadline, tasks)
+            cut = _Sample(error="still running at --max-seconds (cut)", end=deadline)
+            results.extend(cut if t.cancelled() else t.result() for t in tasks)
+    ends = [r.end for r in results]
+    seconds = (max(ends) if ends else time.perf_counter()) - started
     ok = [r for r in results if r.error is None]
     tokens = sum(r.tokens for r in ok)
     tpot = [(r.e2e - r.ttft) / (r.tokens - 1) for r in ok if r.ttft is not None and r.tokens > 1]
@@ -174,6 +203,16 @@ async def _level(url: str, auth: Any, headers: dict[str, str], model: str, promp
         ttft_ms=_percentiles([r.ttft for r in ok if r.ttft is not None]), tpot_ms=_percentiles(tpot),
         e2e_ms=_percentiles([r.e2e for r in ok]), first_error=next((r.error for r in results if r.error), None),
     )  # fmt: skip
+
+
+async def _until(deadline: float, tasks: Sequence[asyncio.Future[Any]]) -> None:
+    """Wait for `tasks`, cancelling what still runs at `deadline` (each request then records itself as cut)."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.perf_counter()))
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 def run_perf(

@@ -162,9 +162,11 @@ class ApiClient:
             retry_after: float | None = None
             async with gate:
                 try:
-                    response = await http.request(method, path, json=payload)
-                except httpx.TimeoutException:
-                    error = f"no answer within {self.policy.timeout:g} s"
+                    # A deadline for the whole request: httpx's timeout bounds each read, so a server that
+                    # trickles a byte at a time could otherwise hold a request (and the run) for minutes.
+                    response = await asyncio.wait_for(http.request(method, path, json=payload), self.policy.timeout)
+                except (httpx.TimeoutException, asyncio.TimeoutError):
+                    error = f"no complete answer within {self.policy.timeout:g} s"
                 except httpx.TransportError as exc:
                     error = f"connection error: {type(exc).__name__}: {exc}"
                 else:
