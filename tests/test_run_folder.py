@@ -177,3 +177,22 @@ def test_a_partial_line_with_a_key_and_nothing_else_is_skipped_not_a_traceback(t
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and "warning" in captured.err
     assert len((run / "samples.jsonl").read_text().splitlines()) == 6
+
+
+def test_output_never_overwrites_a_run_folders_own_files(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert fake_eval(run) == 0
+    before = (run / "samples.jsonl").read_bytes()
+    capsys.readouterr()
+    assert main(["report", str(run), "--format", "md", "-o", str(run / "samples.jsonl")]) == 2
+    assert "run folder's own samples.jsonl" in capsys.readouterr().err
+    assert (run / "samples.jsonl").read_bytes() == before
+    assert main(["report", str(run), "--format", "md", "-o", str(run / "extra.md")]) == 0
+
+
+def test_score_refuses_a_null_reference(tmp_path, capsys):
+    pairs = tmp_path / "p.jsonl"
+    pairs.write_text('{"prediction": "a", "reference": "a"}\n{"prediction": "b", "reference": null}\n')
+    assert main(["score", str(pairs)]) == 2
+    err = capsys.readouterr().err
+    assert "p.jsonl line 2" in err and '"reference" is null' in err and err.count("\n") == 1

@@ -154,7 +154,9 @@ def emit(text: str, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from harness.runs.store import atomic_write_text
+    from harness.runs.store import RUN_FILES, atomic_write_text
 
+    if out.name in RUN_FILES and ((out.parent / "run.json").exists() or (out.parent / "results.json").exists()):
+        raise UserError(f"-o {out}: that is a run folder's own {out.name}; write the output elsewhere")
     atomic_write_text(out, text)
     print(f"wrote {out}")

@@ -32,6 +32,12 @@ def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[Res
         for field in ("prediction", "reference"):
             if field not in obj:
                 raise DataError(path, f'no "{field}" field', line=rec.line, fix='each line needs "prediction" and "reference"')
+        if obj["reference"] is None or isinstance(obj["reference"], bool | list | dict):
+            raise DataError(path, f'"reference" is {json.dumps(obj["reference"])[:40]}, not text', line=rec.line,
+                            fix="a reference is the expected answer as a string; drop lines without one")  # fmt: skip
+        if obj["prediction"] is not None and isinstance(obj["prediction"], bool | list | dict):
+            raise DataError(path, f'"prediction" is {json.dumps(obj["prediction"])[:40]}, not text', line=rec.line,
+                            fix="a prediction is the model's answer as a string (null for no answer)")  # fmt: skip
         pred = "" if obj["prediction"] is None else str(obj["prediction"])
         scores = score_pair(pred, str(obj["reference"]), per_sample)
         records.append({**obj, **scores, "subset": str(obj.get("subset", path.stem)), "scores": scores})
