@@ -8,8 +8,9 @@ data files and servers, so they are untrusted):
 - Markdown: `|` escaped, line breaks flattened, a `<` that could open a tag and an `&` that could
   start an entity written as entities (no raw HTML, no extra rows); numeric columns right-aligned;
   the delimiter row has as many cells as the header.
-- CSV: a text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab
-  or a carriage return) is prefixed with `'`; numbers, negative ones included, are left as numbers.
+- CSV: carriage returns become line feeds (so the writer quotes them, and no name starts a row); a
+  text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@` or a tab) is
+  prefixed with `'`; numbers, negative ones included, are left as numbers.
 - Terminal: cells are literal text, never rich markup (`[bold]` prints as written).
 
 A terminal table is fitted to the terminal's width (80 columns when it is not a terminal) by
@@ -117,7 +118,7 @@ class Table:
 # Only what could start raw HTML or an entity is escaped, so prose such as "p < 0.05" stays as written.
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _ENTITY = re.compile(r"&(?=#?\w+;)")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t")
 
 
 def md_text(text: str) -> str:
@@ -140,6 +141,9 @@ def csv_cell(text: str) -> str:
     >>> [csv_cell(x) for x in ("=HYPERLINK(1)", "-0.25", "@sum", "plain")]
     ["'=HYPERLINK(1)", '-0.25', "'@sum", 'plain']
     """
+    # The writer ends lines with "\n" and so quotes cells holding one, but not a lone "\r", which readers and
+    # spreadsheets take as a line break: a name holding one would start a new row.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.startswith(_FORMULA_START):
         return text
     try:
