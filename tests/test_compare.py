@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli.main import main
-from harness.metrics.paired import mcnemar_exact, paired_bootstrap, paired_compare
+from harness.metrics.paired import clopper_pearson, mcnemar_exact, paired_bootstrap, paired_compare
 
 
 @pytest.mark.parametrize(("b", "c"), [(0, 0), (1, 0), (12, 3), (30, 41), (7, 7), (100, 60)])
@@ -25,7 +25,8 @@ def test_exact_mcnemar_matches_statsmodels_and_scipy(b, c):
 
 def test_bootstrap_known_cases():
     low, high, p = paired_bootstrap([0.2] * 50)
-    assert (low, high) == pytest.approx((0.2, 0.2)) and p == pytest.approx(1 / 10_001)
+    # Every resampled mean is 0.2: the interval is the point, and p is the floor of the inverted percentile test.
+    assert (low, high) == pytest.approx((0.2, 0.2)) and p == pytest.approx(2 / 10_001)
     assert paired_bootstrap([0.0] * 50)[2] == 1.0
     # Symmetric noise around zero: the interval covers 0 and p is large.
     low, high, p = paired_bootstrap([0.1, -0.1] * 100, seed=1)
@@ -86,3 +87,42 @@ def test_planted_drop_fails_the_gate_and_noise_passes(tmp_path, capsys):
 def test_compare_of_a_non_run_is_a_user_error(tmp_path, capsys):
     assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
     assert "no results.json" in capsys.readouterr().err
+
+
+# --- one test per comparison: the interval shown excludes zero exactly when p < alpha
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.0, 1.0]), st.sampled_from([0.0, 1.0])), min_size=1, max_size=300),
+       st.sampled_from([0.01, 0.05, 0.1]))  # fmt: skip
+def test_mcnemar_interval_excludes_zero_exactly_when_p_is_below_alpha(pairs, alpha):
+    res = paired_compare([x for x, _ in pairs], [y for _, y in pairs], alpha=alpha)
+    assert res.test == "mcnemar" and res.ci_low - 1e-12 <= res.delta <= res.ci_high + 1e-12
+    assert (res.ci_low > 0 or res.ci_high < 0) == (res.p_value < alpha)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=2, max_size=80), st.floats(-0.3, 0.3), st.integers(0, 5))
+def test_bootstrap_interval_excludes_zero_exactly_when_p_is_below_alpha(pairs, shift, seed):
+    base = [0.5 for _ in pairs]  # not 0/1, so the bootstrap is used
+    new = [min(1.0, max(0.0, 0.5 + (y - x) / 2 + shift)) for x, y in pairs]
+    res = paired_compare(base, new, seed=seed)
+    assert res.test == "bootstrap"
+    assert (res.ci_low > 0 or res.ci_high < 0) == (res.p_value < 0.05)
+
+
+def test_the_compare_table_interval_agrees_with_its_p_value_on_planted_drops(tmp_path, capsys):
+    """The case that read as a contradiction in a PR: -0.35 [-0.65, -0.05] next to p = 0.0654."""
+    import random
+
+    rng = random.Random(3)
+    for n, drop in ((20, 0.35), (200, 0.05), (2000, 0.0)):
+        base = [1.0 if rng.random() < 0.6 else 0.0 for _ in range(n)]
+        new = [0.0 if (b == 1.0 and rng.random() < drop) else b for b in base]
+        for alpha in (0.05, 0.1):
+            res = paired_compare(base, new, alpha=alpha)
+            assert (res.ci_low > 0 or res.ci_high < 0) == (res.p_value < alpha)
+    assert clopper_pearson(7, 10) == pytest.approx((0.3475471499400027, 0.9332604888222655), abs=1e-12)  # scipy beta.ppf

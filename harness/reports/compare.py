@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +207,7 @@ def _rows(
             continue
         x = [float(base[k]["scores"][metric]) for k in group]
         y = [float(new[k]["scores"][metric]) for k in group]
-        res = paired_compare(x, y, seed)
+        res = paired_compare(x, y, seed, alpha=alpha)  # its interval is at level 1 - alpha: it excludes 0 iff p < alpha
         significant = res.p_value < alpha and abs(res.delta) >= min_delta
         verdict = ("regression" if res.delta < 0 else "improvement") if significant else "-"
         rows.append(
@@ -247,7 +247,8 @@ def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta:
                 "missing_tasks": comparison.missing_tasks, "unmeasured": comparison.unmeasured, "summary": summary}  # fmt: skip
         return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
     preamble = [f"{label}: {description}" for label, description in comparison.runs]
-    table = Table(list(_COLUMNS), [_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble, notes=notes)
+    columns = [replace(c, name=f"{100 * (1 - alpha):g}% CI") if c.name == "95% CI" else c for c in _COLUMNS]
+    table = Table(columns, [_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble, notes=notes)
     if fmt == "md":
         table.preamble = [f"**{summary}**", "", *(f"- {line}" for line in preamble)]
         return table.markdown()
