@@ -82,3 +82,51 @@ def test_fp32_bf16_int8_nf4_on_100_arc_questions(tmp_path):
         expected_p = binomtest(min(b, c), b + c, 0.5).pvalue if b + c else 1.0
         assert m["p_value"] == pytest.approx(expected_p) and m["test"] == "mcnemar"
         assert v.load_seconds > 0 and v.tokens_per_second > 0 and v.peak_rss_mb > 0
+
+
+@pytest.mark.parametrize(("quant", "says"), [("fp32,int3", "unknown method 'int3'"), ("bf16,bf16", "bf16 more than once")])
+def test_bad_method_lists_exit_2_before_any_model_loads(tmp_path, capsys, monkeypatch, quant, says):
+    from harness.cli.main import main
+    from harness.workflows import quant_compare
+
+    monkeypatch.setattr(quant_compare, "_load", lambda *a: pytest.fail("a model was loaded"))
+    assert main(["quant-compare", "--quant", quant, "--datasets", "general_mcq", "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1
+
+
+def test_a_bad_data_file_is_reported_before_any_model_loads(tmp_path, capsys, monkeypatch):
+    from harness.cli.main import main
+    from harness.workflows import quant_compare
+
+    monkeypatch.setattr(quant_compare, "_load", lambda *a: pytest.fail("a model was loaded"))
+    (tmp_path / "bad_val.csv").write_text("id,question,A,B,answer\n1,q,a,b,C\n")
+    args = ["quant-compare", "--quant", "fp32", "--datasets", "general_mcq", "--output", str(tmp_path / "o"),
+            "--dataset-args", json.dumps({"general_mcq": {"local_path": str(tmp_path)}})]  # fmt: skip
+    assert main(args) == 2
+    assert "bad_val.csv line 2" in capsys.readouterr().err
+
+
+def test_measurements_are_kept_and_reused_as_measured(tmp_path):
+    from harness.workflows.quant_compare import MEASURED, _keep_measurements
+    from harness.workflows.quant_report import VariantResult
+
+    first = VariantResult("fp32", weight_mb=10.0, peak_rss_mb=300.0, load_seconds=1.8, eval_seconds=12.5)
+    _keep_measurements(first, tmp_path / MEASURED, reused=False)
+    again = VariantResult("fp32", weight_mb=10.0, peak_rss_mb=150.0, load_seconds=0.2, eval_seconds=0.001)
+    _keep_measurements(again, tmp_path / MEASURED, reused=True)
+    assert (again.peak_rss_mb, again.load_seconds, again.eval_seconds) == (300.0, 1.8, 12.5)
+
+
+@pytest.mark.slow
+def test_rerunning_quant_compare_reproduces_its_table_byte_for_byte(tmp_path, recwarn):
+    from harness.engine.config import EvalConfig
+    from harness.workflows.quant_compare import compare
+
+    config = EvalConfig(datasets=("general_mcq",), dataset_args={"general_mcq": {"local_path": str(TEST_DATA / "arc_easy_100")}},
+                        limit=10)  # fmt: skip
+    compare("smollm2-135m-instruct", ["fp32", "bf16"], config, output=tmp_path, device="cpu")
+    first = (tmp_path / "quant_compare.md").read_bytes()
+    compare("smollm2-135m-instruct", ["fp32", "bf16"], config, output=tmp_path, device="cpu")
+    assert (tmp_path / "quant_compare.md").read_bytes() == first
+    assert any("GGUF Q4_1" in str(w.message) and "not the full-precision model" in str(w.message) for w in recwarn)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from conftest import EXAMPLE_ONLY, ROOT
 
 from harness.cli.main import main
@@ -196,3 +197,21 @@ def test_score_refuses_a_null_reference(tmp_path, capsys):
     assert main(["score", str(pairs)]) == 2
     err = capsys.readouterr().err
     assert "p.jsonl line 2" in err and '"reference" is null' in err and err.count("\n") == 1
+
+
+def test_a_gguf_origin_is_named_in_words():
+    from harness.backends.default_model import gguf_origin, weights_origin
+
+    assert gguf_origin("model-IQ4_XS.gguf", "bfloat16") == "GGUF IQ4_XS (model-IQ4_XS.gguf), de-quantized to bfloat16"
+    assert weights_origin(ROOT, "float32") is None  # a folder not converted from GGUF
+
+
+@pytest.mark.slow
+def test_the_default_models_report_names_its_gguf_source_and_quantization(tmp_path):
+    run = tmp_path / "run"
+    args = ["eval", "--datasets", "general_mcq", "--limit", "2", "--run-dir", str(run)]
+    assert main(args) == 0
+    said = "weights from GGUF Q4_1 (SmolLM2-135M-Instruct.Q4_1.gguf), de-quantized to float32"
+    assert said in (run / "report.md").read_text()
+    results = json.loads((run / "results.json").read_text())
+    assert results["model"]["fingerprint"]["origin"].startswith("GGUF Q4_1")

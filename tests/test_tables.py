@@ -11,7 +11,7 @@ from conftest import EXAMPLE, EXAMPLE_ONLY
 from harness.cli.main import main
 from harness.reports.tables import Column, Table
 from harness.workflows.checkpoints import Checkpoint, trend_table
-from harness.workflows.quant_compare import QuantReport, VariantResult, render_quant
+from harness.workflows.quant_report import QuantReport, VariantResult, render_quant
 
 markdown_it = pytest.importorskip("markdown_it")
 
@@ -105,7 +105,7 @@ def test_single_run_compare_quant_and_trend_tables_are_valid(three_runs, tmp_pat
         VariantResult("int4", error="needs a | CUDA device"),
     ], "out")  # fmt: skip
     grid = assert_valid(
-        render_quant(report, "md"), [c.name for c in __import__("harness.workflows.quant_compare", fromlist=["COLUMNS"]).COLUMNS], 2
+        render_quant(report, "md"), [c.name for c in __import__("harness.workflows.quant_report", fromlist=["COLUMNS"]).COLUMNS], 2
     )
     assert grid[0][9] == "mean|dlogP|" and grid[2][2] == "not run: needs a | CUDA device"
     results = [json.loads((__import__("pathlib").Path(r) / "results.json").read_text()) for r in three_runs]

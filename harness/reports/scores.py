@@ -57,6 +57,8 @@ def describe_run(results: Results, run_dir: Path | None = None) -> str:
         parts.append(f"run {run_label(run_dir)}")
     if weights:
         parts.append(f"weights {str(weights)[:16]}")
+    if fingerprint.get("origin"):
+        parts.append(f"weights from {fingerprint['origin']}")
     if fingerprint.get("adapter"):
         parts.append(f"adapter {Path(str(fingerprint['adapter'])).name}")
     if fingerprint.get("url"):

@@ -20,51 +20,18 @@ import math
 import resource
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import UserError, one_line
+from harness.core.errors import HarnessWarning, UserError, one_line
 from harness.engine.config import EvalConfig
 from harness.metrics.paired import paired_compare
-from harness.reports.tables import Column, Table
 from harness.runs.samples import load_samples
 from harness.workflows.quant_methods import load_kwargs, weight_bytes
+from harness.workflows.quant_report import QuantReport, VariantResult, render_quant
 
 __all__ = ["QuantReport", "VariantResult", "compare", "render_quant"]
-
-
-@dataclass
-class VariantResult:
-    """What one variant cost and scored; `error` set when it could not run here."""
-
-    name: str
-    run_dir: str | None = None
-    error: str | None = None
-    weight_mb: float = 0.0
-    peak_rss_mb: float = 0.0
-    load_seconds: float = 0.0
-    eval_seconds: float = 0.0
-    tokens: int = 0
-    agreement: float = 0.0
-    mean_abs_dlogp: float | None = None
-    mean_kl: float | None = None
-    flips: int = 0
-    metrics: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def tokens_per_second(self) -> float:
-        """Prompt plus generated tokens per second of evaluation."""
-        return self.tokens / self.eval_seconds if self.eval_seconds else 0.0
-
-
-@dataclass
-class QuantReport:
-    """All variants, reference first."""
-
-    reference: str
-    variants: list[VariantResult]
-    output: str
 
 
 def _reset_peak_rss() -> None:
@@ -84,6 +51,15 @@ def _peak_rss_mb() -> float:
 
 
 def _parse_variants(methods: list[str], paths: dict[str, str]) -> list[tuple[str, str | None]]:
+    """The variants to run, checked before any model loads: known methods, each once."""
+    from harness.workflows.quant_methods import METHODS
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise UserError(f"--quant: unknown method {unknown[0]!r} (known: {', '.join(METHODS)}); see harness list quant")
+    repeated = sorted({m for m in [*methods, *paths] if [*methods, *paths].count(m) > 1})
+    if repeated:
+        raise UserError(f"--quant/--variant name {', '.join(repeated)} more than once; each variant is run and listed once")
     out: list[tuple[str, str | None]] = [(m, None) for m in methods]
     out += [(name, path) for name, path in paths.items()]
     if not out:
@@ -189,12 +165,16 @@ def compare(
 ) -> QuantReport:
     """Evaluate each variant on `config`'s datasets and compare with the first; see the module docstring."""
     from harness.backends.hf.backend import HFBackend
+    from harness.engine.plan import prepare_tasks
     from harness.engine.runner import evaluate
 
+    plan = _parse_variants(methods, variants or {})
+    prepare_tasks(config, "letter")  # the data files are read and checked before any model loads
+    _warn_if_dequantized(model)
     output.mkdir(parents=True, exist_ok=True)
     results: list[VariantResult] = []
     reference: dict[str, dict[str, Any]] | None = None
-    for name, path in _parse_variants(methods, variants or {}):
+    for name, path in plan:
         result = VariantResult(name)
         results.append(result)
         gc.collect()
@@ -216,7 +196,7 @@ def compare(
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*MatMul8bitLt.*")  # bitsandbytes warns once per matmul
-                evaluate(replace(config, model=f"{model}@{name}"), backend=backend, run_dir=run_dir, replace_stale=True)
+                done = evaluate(replace(config, model=f"{model}@{name}"), backend=backend, run_dir=run_dir, replace_stale=True)
         except (UserError, RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
             # A kernel missing on this device, out of memory: one variant's failure, reported in its row.
             why = f"failed during evaluation ({type(exc).__name__}: {one_line(exc)[:160]})"
@@ -230,6 +210,7 @@ def compare(
         result.eval_seconds = time.perf_counter() - t0
         result.peak_rss_mb = _peak_rss_mb()
         result.run_dir = str(run_dir)
+        _keep_measurements(result, run_dir / MEASURED, reused=done.reused)
         records = load_samples(run_dir)
         result.tokens = _count_tokens(tokenizer, records)
         if reference is None:
@@ -244,45 +225,29 @@ def compare(
     return report
 
 
-COLUMNS = [
-    Column("Variant"), Column("Dataset", drop=5), Column("Metric"), Column("Num", numeric=True, drop=6), Column("Score", numeric=True),
-    Column("Delta", numeric=True), Column("95% CI", numeric=True, drop=4), Column("p", numeric=True, drop=3),
-    Column("Agreement", numeric=True), Column("mean|dlogP|", numeric=True, drop=2), Column("KL", numeric=True, drop=2),
-    Column("Weights MB", numeric=True), Column("Peak RSS MB", numeric=True, drop=1), Column("Load s", numeric=True, drop=1),
-    Column("tok/s", numeric=True),
-]  # fmt: skip
+MEASURED = "measured.json"  # a variant's cost, measured when it was evaluated, kept beside its run
+_COSTS = ("weight_mb", "peak_rss_mb", "load_seconds", "eval_seconds")
 
 
-def _opt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4f}"
+def _keep_measurements(result: VariantResult, path: Path, *, reused: bool) -> None:
+    """A fresh evaluation stores what it measured; a reused one reports those figures, not the near-zero time of reuse."""
+    if reused and path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            for key in _COSTS:
+                setattr(result, key, float(stored[key]))
+            return
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # damaged: the figures of this run stand
+    path.write_text(json.dumps({key: getattr(result, key) for key in _COSTS}, indent=2) + "\n", encoding="utf-8")
 
 
-def table_rows(report: QuantReport) -> list[list[str]]:
-    """One row per variant and metric; a variant that could not run gets one row with its error."""
-    rows = []
-    for v in report.variants:
-        if v.error:
-            rows.append([v.name, "-", f"not run: {v.error}", *["-"] * (len(COLUMNS) - 3)])
-            continue
-        for m in v.metrics:
-            rows.append([
-                v.name, m["task"], m["metric"], str(m["n"]), f"{m['score']:.4f}", f"{m['delta']:+.4f}",
-                f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}]", f"{m['p_value']:.3g}", f"{100 * v.agreement:.1f}%",
-                _opt(v.mean_abs_dlogp), _opt(v.mean_kl), f"{v.weight_mb:.1f}", f"{v.peak_rss_mb:.0f}", f"{v.load_seconds:.1f}",
-                f"{v.tokens_per_second:.0f}",
-            ])  # fmt: skip
-    return rows
+def _warn_if_dequantized(model: str) -> None:
+    """A reference de-quantized from a low-bit GGUF is not full precision: say so before the table claims it."""
+    from harness.backends.default_model import resolve_alias, weights_origin
 
-
-def render_quant(report: QuantReport, fmt: str) -> str:
-    """Terminal table, Markdown or CSV."""
-    table = Table(list(COLUMNS), table_rows(report), title="Quantized vs reference", preamble=[f"Reference: {report.reference}"])
-    table.notes = [
-        "Delta, 95% CI and p: against the reference on the same samples (paired test); Agreement: same choice (MCQ) or identical output.",
-        "mean|dlogP|: mean absolute change of the log-probability of the reference's choice; KL: KL(reference || variant) over options.",
-    ]
-    if fmt == "md":
-        return table.markdown()
-    if fmt == "csv":
-        return table.csv()
-    return table.terminal()
+    folder = resolve_alias(model) or (Path(model) if Path(model).is_dir() else None)
+    origin = weights_origin(folder, "float32") if folder else None
+    if origin:
+        warnings.warn(f"the reference {model} is {origin}: its fp32 variant is low-bit weights stored in float32, "
+                      "not the full-precision model", HarnessWarning, stacklevel=3)  # fmt: skip

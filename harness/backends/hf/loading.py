@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.backends.default_model import resolve_alias
+from harness.backends.default_model import gguf_origin, resolve_alias, weights_origin
 from harness.core.distributed import local_rank
 from harness.core.errors import UserError, one_line
 
@@ -123,6 +123,9 @@ def expected_fingerprint(name: str, *, device: str, dtype: str, base_model: str 
     }
     if gguf:
         fingerprint["gguf_file"] = gguf
+        fingerprint["origin"] = gguf_origin(gguf, str(fingerprint["dtype"]).removeprefix("torch."))
+    elif isinstance(source, Path) and (origin := weights_origin(source, str(fingerprint["dtype"]).removeprefix("torch."))):
+        fingerprint["origin"] = origin
     return fingerprint
 
 
