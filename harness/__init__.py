@@ -54,3 +54,8 @@ def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'harness' has no attribute {name!r}")
     return getattr(importlib.import_module(_WHERE[name]), name)
+
+
+def __dir__() -> list[str]:
+    """The public names (loaded lazily), so `dir(harness)` and tab completion list them."""
+    return sorted(__all__)

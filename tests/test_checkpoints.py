@@ -58,7 +58,7 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
         output_dir=str(out), max_steps=4, save_steps=2, per_device_train_batch_size=4, learning_rate=5e-3,
         logging_steps=1, report_to=[], use_cpu=True, save_strategy="steps", seed=0,
     )  # fmt: skip
-    callback = EvalCallback(datasets=("general_mcq",), limit=12)
+    callback = EvalCallback(datasets=("general_mcq", "general_qa"), limit=12)
     trainer = Trainer(model=model, args=args, train_dataset=Tiny(), processing_class=tokenizer)
     callback.attach(trainer)
     trainer.train()
@@ -77,7 +77,8 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
     assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
 
     # The callback evaluated both checkpoints with these settings: eval-checkpoints finds and reuses them.
-    args = ["eval-checkpoints", str(out), "--model", str(base_dir), "--datasets", "general_mcq", "--limit", "12"]
+    # One default per setting (max_new_tokens included), so MCQ and QA runs of the callback are both reused.
+    args = ["eval-checkpoints", str(out), "--model", str(base_dir), "--datasets", "general_mcq", "general_qa", "--limit", "12"]
     before = {step: (out / f"checkpoint-{step}" / "harness_eval" / "results.json").read_bytes() for step in (2, 4)}
     assert main(args) == 0
     printed = capsys.readouterr().out
@@ -88,7 +89,7 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
     assert all((out / f"checkpoint-{step}" / "harness_eval" / "results.json").read_bytes() == before[step] for step in (2, 4))
     assert (out / "harness_eval" / "trend.png").exists()
     trend = (out / "harness_eval" / "trend.csv").read_text().splitlines()
-    assert trend[0] == "checkpoint,step,general_mcq/acc,general_mcq/acc_norm,evaluated" and len(trend) == 3
+    assert trend[0].startswith("checkpoint,step,general_mcq/acc,general_mcq/acc_norm,general_qa/") and len(trend) == 3
 
     # Evaluated afresh after training (another output folder), the saved adapters give the callback's answers.
     assert main([*args, "--output", str(tmp_path / "fresh")]) == 0
@@ -101,6 +102,9 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
         cli_samples = [
             json.loads(line) for line in (tmp_path / "fresh" / f"checkpoint-{step}" / "samples.jsonl").read_text().split("\n") if line
         ]
+        assert [s.get("prediction") for s in cb_samples] == [s.get("prediction") for s in cli_samples]  # QA text too
+        cb_samples = [s for s in cb_samples if s["task"] == "general_mcq"]
+        cli_samples = [s for s in cli_samples if s["task"] == "general_mcq"]
         assert [s["chosen"] for s in cb_samples] == [s["chosen"] for s in cli_samples]
         worst = max(
             abs(a - b)
@@ -132,6 +136,7 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
     )
     direct = [json.loads(line) for line in (tmp_path / "direct" / "samples.jsonl").read_text().split("\n") if line]
     via_cli = [json.loads(line) for line in (last / "samples.jsonl").read_text().split("\n") if line]
+    via_cli = [s for s in via_cli if s["task"] == "general_mcq"]
     assert [s["chosen"] for s in direct] == [s["chosen"] for s in via_cli]
     assert json.loads((tmp_path / "direct" / "results.json").read_text())["model"]["fingerprint"]["adapter"].endswith("checkpoint-4")
 

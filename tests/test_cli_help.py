@@ -65,3 +65,14 @@ def test_old_flag_names_stay_as_aliases(old, new):
     a = _parser().parse_args([command, *positional, *old])
     b = _parser().parse_args([command, *positional, *new])
     assert vars(a) == vars(b)
+
+
+def test_small_things_users_tripped_over(capsys):
+    import harness
+
+    assert {"load_run", "compare_runs", "evaluate"} <= set(dir(harness))
+    assert main(["list", "datasets"]) == 0 and "general_mcq" in capsys.readouterr().out
+    ns = _parser().parse_args(["eval", "--dtype", "bf16"])
+    assert ns.dtype == "bfloat16"
+    assert main(["eval", "--dtype", "int3"]) == 2
+    assert "expected one of auto" in capsys.readouterr().err

@@ -116,6 +116,18 @@ def number(low: float, high: float = math.inf, *, low_open: bool = False, high_o
     return parse
 
 
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # quant-compare's method names
+
+
+def dtype(text: str) -> str:
+    """A weights dtype by its torch name or its short name (bf16, as quant-compare spells it)."""
+    value = _DTYPE_ALIASES.get(text, text)
+    if value not in DTYPES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(DTYPES)} (or bf16, fp16, fp32), got {text!r}")
+    return value
+
+
 def batch_size(text: str) -> int | str:
     """`auto` or a whole number >= 1."""
     return text if text == "auto" else whole(1)(text)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.cli.args import Help, dataset_flags, generation_flags, json_arg
+from harness.cli.args import Help, dataset_flags, dtype, generation_flags, json_arg
 from harness.engine.config import EvalConfig, GenerationConfig
 
 NAME = "eval-checkpoints"
@@ -19,7 +19,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ck.add_argument("--model", default=None, help="base model for LoRA/PEFT adapters (default: from adapter_config.json)")
     dataset_flags(ck, ["general_mcq"])
     generation_flags(ck)
-    ck.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="weights dtype")
+    ck.add_argument("--dtype", default="auto", type=dtype, metavar="{auto,float32,bfloat16,float16}", help="weights dtype (bf16 etc. too)")
     ck.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     ck.add_argument("--output", "-o", "--results", dest="results", type=Path, default=None, metavar="DIR",
                     help="where runs and the trend go (default TRAIN_DIR/harness_eval)")  # fmt: skip

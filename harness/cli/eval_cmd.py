@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.cli.args import BACKEND_NAMES, DATASET_NAMES, Help, dataset_flags, generation_flags, json_arg, number, whole
+from harness.cli.args import BACKEND_NAMES, DATASET_NAMES, Help, dataset_flags, dtype, generation_flags, json_arg, number, whole
 from harness.cli.exit_codes import RESULT_SAYS_NO
 from harness.core.errors import UserError
 from harness.engine.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
@@ -27,7 +27,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ev.add_argument("--backend", default="hf", choices=BACKEND_NAMES, help="what runs the model")
     dataset_flags(ev, list(DATASET_NAMES))
     ev.add_argument("--model-args", default="{}", metavar="JSON", help="backend options as JSON, e.g. '{\"trust_remote_code\": true}'")
-    ev.add_argument("--dtype", default=None, choices=("auto", "float32", "bfloat16", "float16"),
+    ev.add_argument("--dtype", default=None, type=dtype, metavar="{auto,float32,bfloat16,float16}",
                     help="weights dtype (default auto: float32 on CPU, the checkpoint's on GPU)")  # fmt: skip
     ev.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default auto)")
     ev.add_argument("--seed", type=whole(0), default=0, help="seed for sampling and bootstrap intervals")

@@ -13,14 +13,14 @@ NAME = "list"
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """This command's flags."""
     ls = sub.add_parser("list", help="list datasets, metrics, quantization methods or backends", formatter_class=Help)
-    ls.add_argument("what", choices=("tasks", "metrics", "quant", "backends"), help="what to list")
+    ls.add_argument("what", choices=("tasks", "datasets", "metrics", "quant", "backends"), help="what to list (datasets: the tasks)")
 
 
 def run(ns: argparse.Namespace) -> int:
     """Run the command; its exit code."""
     from harness.reports.tables import Column, Table
 
-    if ns.what == "tasks":
+    if ns.what in ("tasks", "datasets"):
         from harness.tasks.registry import TASKS
 
         rows = [[t.name, t.kind, str(t.version), t.description] for t in TASKS.values()]

@@ -73,7 +73,7 @@ class EvalCallback(TrainerCallback):
     at_save: bool = True
     at_evaluate: bool = False
     limit: int | None = None
-    generation: GenerationConfig = GenerationConfig(max_new_tokens=64)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)  # eval's and eval-checkpoints' defaults: runs are reused
     prefix: str = "harness"
     trainer: Any = None
     history: list[dict[str, Any]] = field(default_factory=list)
