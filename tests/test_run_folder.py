@@ -215,3 +215,16 @@ def test_the_default_models_report_names_its_gguf_source_and_quantization(tmp_pa
     assert said in (run / "report.md").read_text()
     results = json.loads((run / "results.json").read_text())
     assert results["model"]["fingerprint"]["origin"].startswith("GGUF Q4_1")
+
+
+@pytest.mark.slow
+def test_a_finished_hf_run_is_answered_without_loading_the_model(tmp_path, capsys, monkeypatch):
+    from harness.backends.hf import backend
+
+    run = tmp_path / "run"
+    args = ["eval", "--datasets", "general_mcq", "--limit", "2", "--run-dir", str(run)]
+    assert main(args) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(backend.HFBackend, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert main(args) == 0
+    assert "finished earlier; nothing recomputed" in capsys.readouterr().out

@@ -30,6 +30,7 @@ __all__ = [
     "backend_spec",
     "collect",
     "create_backend",
+    "expected_fingerprint",
 ]
 
 
@@ -47,6 +48,10 @@ class BackendSpec:
     cli_options: tuple[str, ...] = ()  # `harness eval` flags it takes as options (--dtype -> dtype), when given
     default_model: str | None = None  # None: the harness default model
     bills_tokens: bool = False  # its token usage is what a hosted API bills: reports print it
+    # "module:function" giving the fingerprint a created backend would report, without loading the model,
+    # so a finished run is recognised (and its table printed) at once; called with (model, **options).
+    expected_fingerprint: str | None = None
+    default_scoring: str = "letter"
 
 
 BACKENDS: dict[str, BackendSpec] = {
@@ -58,6 +63,7 @@ BACKENDS: dict[str, BackendSpec] = {
         install="pip install 'harness[hf]'",
         torchrun=True,
         cli_options=("dtype", "device", "batch_size"),
+        expected_fingerprint="harness.backends.hf.loading:expected_fingerprint",
     ),
     "vllm": BackendSpec(
         "harness.backends.vllm",
@@ -94,6 +100,21 @@ def backend_spec(name: str) -> BackendSpec:
         return BACKENDS[name]
     except KeyError:
         raise UserError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})") from None
+
+
+def expected_fingerprint(name: str, model: str, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The fingerprint backend `name` would report for `model`, computed without creating it; None when unknown."""
+    spec = backend_spec(name)
+    if spec.expected_fingerprint is None or any(importlib.util.find_spec(m) is None for m in spec.requires):
+        return None
+    module, function = spec.expected_fingerprint.split(":")
+    try:
+        found: dict[str, Any] = getattr(importlib.import_module(module), function)(
+            model, device=options.get("device") or "auto", dtype=options.get("dtype") or "auto", base_model=options.get("base_model")
+        )
+    except (UserError, OSError, ValueError):
+        return None  # not computable without loading: the caller loads the model to ask it
+    return found
 
 
 def create_backend(name: str, model: str, **options: Any) -> Backend:

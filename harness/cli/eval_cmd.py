@@ -10,7 +10,7 @@ from harness.cli.args import BACKEND_NAMES, DATASET_NAMES, Help, dataset_flags, 
 from harness.cli.exit_codes import RESULT_SAYS_NO
 from harness.core.errors import UserError
 from harness.engine.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
-from harness.reports.scores import render
+from harness.reports.scores import score_table
 from harness.runs.results_file import Results
 
 NAME = "eval"
@@ -89,7 +89,9 @@ def run(ns: argparse.Namespace) -> int:
         )
     if not result.main:
         return 0  # torchrun: rank 0 writes the reports and prints the table
-    sys.stdout.write(render(result.results, "table", run_dir=result.run_dir))
+    table = score_table(result.results, run_dir=result.run_dir)
+    table.shows_all = f"{result.run_dir / 'report.md'} shows all"  # eval has no --format: its report does
+    sys.stdout.write(table.terminal())
     sys.stdout.write(f"run folder: {result.run_dir}{' (finished earlier; nothing recomputed)' if result.reused else ''}\n")
     return 0 if ns.allow_failures else _failures(result.results)
 

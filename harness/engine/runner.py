@@ -17,14 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.backends import Backend, ChoiceRequest, GenerateRequest, backend_spec, create_backend
+from harness.backends import Backend, ChoiceRequest, GenerateRequest, backend_spec, create_backend, expected_fingerprint
 from harness.backends.base import ALL_MODES, LengthIssue, Request, offered_modes
 from harness.backends.cached import CachedBackend
 from harness.core.distributed import Group, balanced_shards, current_group, in_rounds, local_rank
 from harness.core.provenance import harness_version
 from harness.engine.config import EvalConfig, cache_root
 from harness.engine.finish import finish, repair
-from harness.engine.identity import backend_digest, inputs_digest
+from harness.engine.identity import backend_digest, inputs_digest, run_digest
 from harness.engine.judge import Judge, parse_judge_args
 from harness.engine.plan import PreparedTask, TaskPlan, load_task, plan_tasks, prepare_tasks
 from harness.engine.records import choice_request, generate_request, record_choice, record_generation
@@ -82,8 +82,11 @@ def evaluate(
     inputs = inputs_digest(config, plans)
     candidate = group.broadcast(_finished_candidate(run_dir, config, inputs) if group.is_main else None)
     if candidate is not None:
-        backend = backend or create_backend(config.backend, config.model, **config.model_args)
-        if backend_digest(inputs, backend) == candidate.fingerprint:
+        digest = _digest_without_loading(config, inputs) if backend is None else None
+        if digest is None:
+            backend = backend or create_backend(config.backend, config.model, **config.model_args)
+            digest = backend_digest(inputs, backend)
+        if digest == candidate.fingerprint:
             group.close()
             if group.is_main:
                 repair(candidate.run_dir, candidate.results, settings)
@@ -121,6 +124,12 @@ def evaluate(
         store.close()
         group.close()
     return RunResult(run_dir, results)
+
+
+def _digest_without_loading(config: EvalConfig, inputs: str) -> str | None:
+    """The run digest from the backend's expected fingerprint, so a finished run is answered without loading the model."""
+    fingerprint = expected_fingerprint(config.backend, config.model, config.model_args)
+    return None if fingerprint is None else run_digest(inputs, fingerprint, backend_spec(config.backend).default_scoring)
 
 
 def _judges(tasks: Sequence[PreparedTask], config: EvalConfig) -> dict[str, Judge]:

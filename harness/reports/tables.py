@@ -52,6 +52,7 @@ class Table:
     title: str = ""
     preamble: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    shows_all: str = "--format md shows all"  # where the columns a narrow terminal leaves out are: a flag the command has
 
     def __post_init__(self) -> None:
         """Every row has one cell per column (a ragged row would render a broken Markdown table)."""
@@ -111,7 +112,7 @@ class Table:
             for note in self.notes:
                 console.print(note, markup=False, highlight=False)
             if dropped:
-                console.print(f"(columns left out to fit {width} columns: {', '.join(dropped)}; --format md shows all)", markup=False)
+                console.print(f"(columns left out to fit {width} columns: {', '.join(dropped)}; {self.shows_all})", markup=False)
         return capture.get()
 
 

@@ -151,10 +151,16 @@ def _headline(results: Results) -> dict[str, ScoreRow]:
     return chosen
 
 
-def trend_table(runs: Sequence[tuple[Checkpoint, Results, bool]]) -> Table:
-    """The metric-by-step table (OVERALL when a task has several subsets)."""
+def trend_table(runs: Sequence[tuple[Checkpoint, Results, bool]], *, primary_only: bool = False) -> Table:
+    """The metric-by-step table (OVERALL when a task has several subsets).
+
+    `primary_only` keeps one metric per task (its first: acc for MCQ, the first QA metric), so the terminal
+    table fits 80 columns by design; trend.md and trend.csv hold every metric.
+    """
     headlines = [_headline(results) for _, results, _ in runs]
     metrics = list(dict.fromkeys(k for h in headlines for k in h))
+    if primary_only:
+        metrics = list({m.split("/", 1)[0]: m for m in reversed(metrics)}.values())[::-1]
     columns = [Column("checkpoint"), Column("step", numeric=True), *(Column(m, numeric=True) for m in metrics), Column("evaluated", drop=1)]
     rows = [
         [c.name, str(c.step), *(f"{h[m]['score']:.4f}" if m in h else "" for m in metrics), "earlier (reused)" if reused else "now"]
