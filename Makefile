@@ -56,7 +56,12 @@ $(VVENV)/.installed: pyproject.toml
 vllm: $(VVENV)/.installed
 	$(VVENV)/bin/pytest -q -m vllm
 
-test: lint fast slow acceptance browser vllm
+# The vLLM venv (minutes of downloads) is built while lint and the other suites run, then its suite runs.
+test: install
+	@$(MAKE) --no-print-directory $(VVENV)/.installed > .vllm-install.log 2>&1 & vpid=$$!; \
+	$(MAKE) --no-print-directory lint fast slow acceptance browser; rc=$$?; \
+	wait $$vpid || { echo "building $(VVENV) failed:"; tail -n 40 .vllm-install.log; exit 1; }; \
+	[ $$rc -eq 0 ] && $(MAKE) --no-print-directory vllm
 
 bench: install
 	$(PY) benchmarks/main_job.py
