@@ -228,3 +228,30 @@ def test_a_finished_hf_run_is_answered_without_loading_the_model(tmp_path, capsy
     monkeypatch.setattr(backend.HFBackend, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
     assert main(args) == 0
     assert "finished earlier; nothing recomputed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("task", "args", "says"),
+    [
+        ("general_mcq", {"prompt_template": "Answer this: {choices}"}, "must contain {question}"),
+        ("general_mcq", {"prompt_template": "{question} {"}, "does not format"),
+        ("general_mcq", {"choice_format": "{letter}. {txt}"}, "choice_format for general_mcq"),
+        ("general_qa", {"stop": [""]}, "holds an empty string"),
+        ("general_qa", {"subset_list": []}, "must name at least one subset"),
+        ("general_qa", {"sacrebleu_tokenize": "13b", "metrics": ["sacrebleu"]}, "unknown tokenizer '13b'"),
+        ("general_qa", {"metrics": ["judge"], "judge_args": {"url": "http://127.0.0.1:9/v1", "timeout": "soon"}}, "timeout must be"),
+        ("general_qa", {"metrics": ["judge"], "judge_args": {"url": "http://127.0.0.1:9/v1", "template": "TEMPLATE"}}, "literal braces"),
+    ],
+)
+def test_dataset_args_that_cannot_work_are_one_line_before_any_model_loads(tmp_path, capsys, monkeypatch, task, args, says):
+    from harness.backends.hf import backend
+
+    monkeypatch.setattr(backend.HFBackend, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
+    if args.get("judge_args", {}).get("template") == "TEMPLATE":
+        template = tmp_path / "rubric.txt"
+        template.write_text('Grade {answer} against {reference} for {question}. Reply {"score": N}\n')
+        args["judge_args"]["template"] = str(template)
+    dataset_args = json.dumps({task: {"local_path": str(ROOT / "tasks" / "data" / "example"), **args}})
+    code = main(["eval", "--datasets", task, "--dataset-args", dataset_args, "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and err.count("\n") == 1, err
