@@ -104,6 +104,7 @@ def load_mcq(task: str, args: DatasetArgs, scoring: str) -> LoadedTask:
             # Cloze compares option texts as plain continuations, lm-eval style, unless asked otherwise.
             chat_template=False if scoring == "cloze" and args.chat_template is None else args.chat_template,
             category=row.category,
+            question=row.item.question,
             metadata=row.metadata,
         )
         for subset, subset_rows in rows.items()

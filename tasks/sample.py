@@ -50,6 +50,7 @@ class Sample:
     chat_template: bool | None = None
     category: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    question: str = ""  # the data's question text (MCQ), apart from the prompt built around it
 
     @property
     def key(self) -> str:
@@ -64,6 +65,17 @@ class Sample:
         question, not merely the same row number of a file that may have changed.
         """
         text = json.dumps([self.messages, self.reference, self.choices, self.answer], ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def question_hash(self) -> str:
+        """Hash of the question alone (data, not prompt): the same for runs that differ only in scoring or shots.
+
+        `compare` pairs on it, so letter vs cloze or 0- vs 5-shot runs of the same data compare, while an
+        edited question, option or answer is still caught.
+        """
+        asked = self.question if self.question else self.messages
+        text = json.dumps([asked, self.reference, self.choices, self.answer], ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property

@@ -126,3 +126,19 @@ def test_the_compare_table_interval_agrees_with_its_p_value_on_planted_drops(tmp
             res = paired_compare(base, new, alpha=alpha)
             assert (res.ci_low > 0 or res.ci_high < 0) == (res.p_value < alpha)
     assert clopper_pearson(7, 10) == pytest.approx((0.3475471499400027, 0.9332604888222655), abs=1e-12)  # scipy beta.ppf
+
+
+def test_runs_that_differ_only_in_scoring_compare(tmp_path, capsys):
+    """Letter and cloze prompts differ, the questions do not: compare pairs them (it refused them as 'the data changed')."""
+    from conftest import EXAMPLE
+
+    runs = []
+    for scoring in ("letter", "cloze"):
+        args = json.dumps({"general_mcq": {"local_path": str(EXAMPLE), "subset_list": ["example"], "scoring": scoring}})
+        run = tmp_path / scoring
+        assert main(["eval", "--backend", "fake", "--datasets", "general_mcq", "--dataset-args", args, "--run-dir", str(run)]) == 0
+        runs.append(str(run))
+    capsys.readouterr()
+    assert main(["compare", *runs, "--format", "json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert any(r["metric"] == "acc" and r["n"] == 12 for r in body["rows"])

@@ -255,3 +255,11 @@ def test_dataset_args_that_cannot_work_are_one_line_before_any_model_loads(tmp_p
     code = main(["eval", "--datasets", task, "--dataset-args", dataset_args, "--output", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and says in err and err.count("\n") == 1, err
+
+
+def test_a_checkpoint_folder_given_for_its_run_names_the_run(tmp_path, capsys):
+    ckpt = tmp_path / "checkpoint-10"
+    assert fake_eval(ckpt / "harness_eval") == 0
+    capsys.readouterr()
+    assert main(["compare", str(ckpt), str(ckpt / "harness_eval")]) == 2
+    assert f"the run is in {ckpt / 'harness_eval'}" in capsys.readouterr().err

@@ -40,6 +40,7 @@ def _base(sample: Sample, mode: str) -> Record:
     return {
         "key": sample.key,
         "hash": sample.content_hash,
+        "question_hash": sample.question_hash,
         "task": sample.task,
         "subset": sample.subset,
         "index": sample.index,

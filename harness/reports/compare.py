@@ -84,7 +84,12 @@ def _pair(
     """Keys to compare (same key, same question) and notes; a UserError when the runs are not comparable."""
     shared = [k for k in base if k in new]
     legacy = any("hash" not in base[k] or "hash" not in new[k] for k in shared)
-    same = (lambda a, b: _content_hash(a) == _content_hash(b)) if legacy else (lambda a, b: a["hash"] == b["hash"])
+    # The question itself, not the prompt, when both runs record it: runs that differ only in scoring or shots compare.
+    field = "question_hash" if all("question_hash" in base[k] and "question_hash" in new[k] for k in shared) else "hash"
+
+    def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return _content_hash(a) == _content_hash(b) if legacy and field == "hash" else bool(a[field] == b[field])
+
     changed = [k for k in shared if not same(base[k], new[k])]
     matched = [k for k in shared if k not in set(changed)] if changed else shared
     if not shared:

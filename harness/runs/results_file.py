@@ -78,7 +78,9 @@ def load_results(run_dir: Path) -> Results:
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"{path}: no results.json (is this a finished run folder?)") from None
+        inner = sorted(p.parent for p in run_dir.glob("*/results.json")) if run_dir.is_dir() else []
+        hint = f"; the run is in {inner[0]}" if len(inner) == 1 else " (is this a finished run folder?)"
+        raise UserError(f"{path}: no results.json{hint}") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg}; {_REWRITE})") from None
     except (OSError, UnicodeDecodeError, RecursionError) as exc:
