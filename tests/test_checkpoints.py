@@ -83,18 +83,21 @@ def test_lora_finetune_callback_eval_checkpoints_and_compare(tmp_path, capsys):
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "general_mcq/acc" in printed
-    assert [line.rsplit(",", 1)[1] for line in (out / "harness_eval" / "trend.csv").read_text().splitlines()[1:]] == [
-        "earlier (reused)"
-    ] * 2
+    assert [
+        line.rsplit(",", 1)[1] for line in (out / "harness_eval" / "trend.csv").read_text().splitlines() if line.startswith("checkpoint-")
+    ] == ["earlier (reused)"] * 2
     assert all((out / f"checkpoint-{step}" / "harness_eval" / "results.json").read_bytes() == before[step] for step in (2, 4))
     assert (out / "harness_eval" / "trend.png").exists()
     trend = (out / "harness_eval" / "trend.csv").read_text().splitlines()
-    assert trend[0].startswith("checkpoint,step,general_mcq/acc,general_mcq/acc_norm,general_qa/") and len(trend) == 3
+    assert trend[0].startswith("checkpoint,step,general_mcq/acc,general_mcq/acc_norm,general_qa/")
+    # The base model is step 0 (known from --model) and the chance level is a row: a collapse reads as one.
+    assert [row.split(",")[:2] for row in trend[1:]] == [["base", "0"], ["checkpoint-2", "2"], ["checkpoint-4", "4"], ["chance", "-"]]
+    assert trend[-1].split(",")[2] == "0.2500"  # the example's 12 questions have 4 options each
 
     # Evaluated afresh after training (another output folder), the saved adapters give the callback's answers.
     assert main([*args, "--output", str(tmp_path / "fresh")]) == 0
     capsys.readouterr()
-    assert [line.rsplit(",", 1)[1] for line in (tmp_path / "fresh" / "trend.csv").read_text().splitlines()[1:]] == ["now"] * 2
+    assert [line.rsplit(",", 1)[1] for line in (tmp_path / "fresh" / "trend.csv").read_text().splitlines()[1:]] == ["now"] * 3 + ["-"]
     for step in (2, 4):
         cb_samples = [
             json.loads(line) for line in (out / f"checkpoint-{step}" / "harness_eval" / "samples.jsonl").read_text().split("\n") if line
@@ -168,7 +171,8 @@ def test_eval_checkpoints_reuses_unchanged_inputs_and_reevaluates_after_a_data_e
         assert main(args) == 0
         capsys.readouterr()
         trend = (tmp_path / "train" / "harness_eval" / "trend.csv").read_text().splitlines()[1:]
-        return [line.rsplit(",", 1)[1] for line in trend]
+        assert trend[-1].startswith("chance,-,0.2500,")  # 4 options each; no base row: full weights, no --model
+        return [line.rsplit(",", 1)[1] for line in trend if line.startswith("checkpoint-")]
 
     assert evaluated() == ["now", "now"]
     results = [(tmp_path / "train" / f"checkpoint-{s}" / "harness_eval" / "results.json").read_bytes() for s in (1, 2)]

@@ -27,7 +27,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(ns: argparse.Namespace) -> int:
     """Run the command; its exit code."""
-    from harness.workflows.checkpoints import evaluate_checkpoints, trend_table, write_trend
+    from harness.workflows.checkpoints import chance_levels, evaluate_checkpoints, trend_table, write_trend
 
     config = EvalConfig(
         backend="hf",
@@ -37,9 +37,11 @@ def run(ns: argparse.Namespace) -> int:
         generation=GenerationConfig(max_new_tokens=ns.max_new_tokens),
         model_args={"dtype": ns.dtype, "device": ns.device, "batch_size": ns.batch_size},
     )
-    runs = evaluate_checkpoints(ns.output_dir, config, base_model=ns.model, results_root=ns.results)
-    files = write_trend(runs, ns.results or ns.output_dir / "harness_eval")
-    table = trend_table(runs, primary_only=True)
+    runs = evaluate_checkpoints(ns.output_dir, config, base_model=ns.model, results_root=ns.results,
+                                say=lambda line: print(line, file=sys.stderr, flush=True))  # fmt: skip
+    chance = chance_levels(config)
+    files = write_trend(runs, ns.results or ns.output_dir / "harness_eval", chance)
+    table = trend_table(runs, primary_only=True, chance=chance)
     table.notes.append("one metric per task here; every metric is in trend.md and trend.csv")
     table.shows_all = "trend.md shows all"
     sys.stdout.write(table.terminal())

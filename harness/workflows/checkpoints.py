@@ -5,13 +5,16 @@ full weights or LoRA/PEFT adapters. Adapters share one base model, loaded once: 
 attached, evaluated and detached. Each checkpoint's run lives in the checkpoint, at
 `checkpoint-N/harness_eval/`, the same place `EvalCallback` writes during training; a checkpoint whose
 folder holds finished results with the same run identity is not evaluated again. The trend
-(`trend.md`, `trend.csv`, `trend.png`: metric by step) goes to `OUT/harness_eval/`.
+(`trend.md`, `trend.csv`, `trend.png`: metric by step) goes to `OUT/harness_eval/`. When the base model
+is known (`--model`, or the adapters' `adapter_config.json`) it is step 0 (its run in
+`OUT/harness_eval/base/`), and MCQ metrics carry their chance level (the mean of 1/options over the
+questions), so a collapse reads as one: 0.50 -> 0.22 against a chance of 0.25.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,10 +39,13 @@ class Checkpoint:
     path: Path
     step: int
     adapter: bool
+    label: str = ""  # "base" for the base model
 
     @property
     def name(self) -> str:
         """Unique label: `checkpoint-N`, prefixed with the ms-swift version folder when there is one."""
+        if self.label:
+            return self.label
         parent = self.path.parent.name
         return f"{parent}/{self.path.name}" if parent.startswith("v") and "-" in parent else self.path.name
 
@@ -74,7 +80,12 @@ def _reusable(run_dir: Path, config: EvalConfig, fingerprint: dict[str, Any]) ->
 
 
 def evaluate_checkpoints(
-    output_dir: Path, config: EvalConfig, *, base_model: str | None = None, results_root: Path | None = None
+    output_dir: Path,
+    config: EvalConfig,
+    *,
+    base_model: str | None = None,
+    results_root: Path | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> list[tuple[Checkpoint, Results, bool]]:
     """Evaluate each checkpoint in step order; returns (checkpoint, results, reused).
 
@@ -90,14 +101,24 @@ def evaluate_checkpoints(
     out = []
     host: _AdapterHost | None = None
     device, dtype = str(config.model_args.get("device", "auto")), str(config.model_args.get("dtype", "auto"))
-    for ckpt in find_checkpoints(output_dir):
+    checkpoints = find_checkpoints(output_dir)
+    base = base_model or _adapters_base(checkpoints)
+    say = say or (lambda line: None)
+    total = len(checkpoints) + bool(base)
+    if base:
+        say(f"[1/{total}] base model {base} (step 0)")
+        result = evaluate(replace(config, model=base), run_dir=(results_root or output_dir / "harness_eval") / "base")
+        out.append((Checkpoint(Path(base), 0, False, label="base"), result.results, result.reused))
+    for n, ckpt in enumerate(checkpoints, start=len(out) + 1):
         run_dir = run_dir_for(ckpt, results_root)
         cfg = replace(config, model=str(ckpt.path))
         expected = expected_fingerprint(str(ckpt.path), device=device, dtype=dtype, base_model=base_model)
         results = _reusable(run_dir, cfg, expected)
         if results is not None:
+            say(f"[{n}/{total}] {ckpt.name}: finished earlier (reused)")
             out.append((ckpt, results, True))
             continue
+        say(f"[{n}/{total}] {ckpt.name} (step {ckpt.step}): evaluating")
         if ckpt.adapter:
             host = host or _AdapterHost(ckpt, base_model, config.model_args)
             result = evaluate(cfg, backend=host.backend_for(ckpt, expected), run_dir=run_dir, replace_stale=True)
@@ -105,6 +126,32 @@ def evaluate_checkpoints(
             result = evaluate(cfg, run_dir=run_dir, replace_stale=True)
         out.append((ckpt, result.results, False))
     return out
+
+
+def _adapters_base(checkpoints: Sequence[Checkpoint]) -> str | None:
+    """The base model the adapters name (adapter_config.json), when they are adapters and name one."""
+    import json
+
+    for ckpt in checkpoints:
+        if ckpt.adapter:
+            try:
+                name = json.loads((ckpt.path / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+            except (OSError, ValueError):
+                return None
+            return str(name) if name else None
+    return None
+
+
+def chance_levels(config: EvalConfig) -> dict[str, float]:
+    """Per MCQ task, acc and acc_norm of guessing: the mean of 1/options over the evaluated questions (single answer)."""
+    from harness.engine.plan import prepare_tasks
+
+    levels: dict[str, float] = {}
+    for task in prepare_tasks(config, "letter"):
+        inverse = [1 / len(s.choices) for s in task.loaded.samples if s.choices and len(s.answer) == 1]
+        if inverse:
+            levels.update({f"{task.name}/{m}": sum(inverse) / len(inverse) for m in ("acc", "acc_norm")})
+    return levels
 
 
 class _AdapterHost:
@@ -151,7 +198,9 @@ def _headline(results: Results) -> dict[str, ScoreRow]:
     return chosen
 
 
-def trend_table(runs: Sequence[tuple[Checkpoint, Results, bool]], *, primary_only: bool = False) -> Table:
+def trend_table(
+    runs: Sequence[tuple[Checkpoint, Results, bool]], *, primary_only: bool = False, chance: dict[str, float] | None = None
+) -> Table:
     """The metric-by-step table (OVERALL when a task has several subsets).
 
     `primary_only` keeps one metric per task (its first: acc for MCQ, the first QA metric), so the terminal
@@ -166,12 +215,17 @@ def trend_table(runs: Sequence[tuple[Checkpoint, Results, bool]], *, primary_onl
         [c.name, str(c.step), *(f"{h[m]['score']:.4f}" if m in h else "" for m in metrics), "earlier (reused)" if reused else "now"]
         for (c, _, reused), h in zip(runs, headlines, strict=True)
     ]
-    return Table(columns, rows, title="Checkpoint trend")
+    notes = []
+    if chance and any(m in chance for m in metrics):
+        rows.append(["chance", "-", *(f"{chance[m]:.4f}" if m in chance else "" for m in metrics), "-"])
+        notes.append("chance: the score of guessing (mean of 1/options over the questions)")
+    return Table(columns, rows, title="Checkpoint trend", notes=notes)
 
 
-def write_trend(runs: Sequence[tuple[Checkpoint, Results, bool]], root: Path) -> dict[str, Path]:
-    """trend.md, trend.csv and (with matplotlib) trend.png in `root`."""
-    table = trend_table(runs)
+def write_trend(runs: Sequence[tuple[Checkpoint, Results, bool]], root: Path, chance: dict[str, float] | None = None) -> dict[str, Path]:
+    """trend.md, trend.csv and (with matplotlib) trend.png in `root`; the chance level as a dashed line."""
+    chance = chance or {}
+    table = trend_table(runs, chance=chance)
     root.mkdir(parents=True, exist_ok=True)
     files = {"md": root / "trend.md", "csv": root / "trend.csv"}
     files["md"].write_text(table.markdown(), encoding="utf-8")
@@ -195,6 +249,9 @@ def write_trend(runs: Sequence[tuple[Checkpoint, Results, bool]], root: Path) ->
         high = [r["ci_high"] if r else float("nan") for r in rows]
         ax.fill_between(steps, low, high, alpha=0.2, label="95% interval")
         ax.plot(steps, values, marker="o")
+        if metric in chance:
+            ax.axhline(chance[metric], linestyle="--", color="grey", label="chance")
+            low, high = [*low, chance[metric]], [*high, chance[metric]]
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
