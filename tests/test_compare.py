@@ -142,3 +142,19 @@ def test_runs_that_differ_only_in_scoring_compare(tmp_path, capsys):
     assert main(["compare", *runs, "--format", "json"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert any(r["metric"] == "acc" and r["n"] == 12 for r in body["rows"])
+
+
+def test_the_terminal_comparison_keeps_what_a_reviewer_needs_at_80_columns(tmp_path, capsys):
+    runs = []
+    for model in ("hash", "first"):
+        run = tmp_path / model
+        assert main(["eval", "--backend", "fake", "--model", model, "--run-dir", str(run)]) == 0
+        runs.append(str(run))
+    capsys.readouterr()
+    main(["compare", *runs])
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if "Metric" in line)
+    assert all(name in header for name in ("Metric", "Subset", "Delta", "95% CI", " p ", "Verdict"))
+    assert max(len(line) for line in out.splitlines()) <= 80
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    assert all(line.split("│")[1].strip() for line in rows)  # no row continues a wrapped name: every row names its metric

@@ -238,6 +238,24 @@ def _cells(r: CompareRow) -> list[str]:
     ]  # fmt: skip
 
 
+# The terminal table keeps what a reviewer decides on (metric, delta, interval, p, verdict) at 80 columns by
+# design: the task's "general_" prefix goes, the interval has 3 decimals, the test's name moves to a note,
+# and Num, Base and New are the columns a narrow terminal leaves out first (--format md shows them).
+_TERMINAL_COLUMNS = [
+    Column("Run", drop=5), Column("Metric"), Column("Subset"), Column("Num", numeric=True, drop=3), Column("Base", numeric=True, drop=2),
+    Column("New", numeric=True, drop=2), Column("Delta", numeric=True), Column("95% CI", numeric=True), Column("p", numeric=True),
+    Column("Verdict"),
+]  # fmt: skip
+
+
+def _terminal_cells(r: CompareRow) -> list[str]:
+    task = r.task.removeprefix("general_")
+    return [
+        r.run, f"{task}/{r.metric}", r.subset, str(r.n), f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}",
+        f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]", f"{r.p_value:.2g}", r.verdict,
+    ]  # fmt: skip
+
+
 def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta: float) -> str:
     """The comparison as a terminal table, GitHub Markdown (for a PR comment) or JSON."""
     rows, notes = comparison.rows, comparison.notes
@@ -258,6 +276,12 @@ def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta:
         table.preamble = [f"**{summary}**", "", *(f"- {line}" for line in preamble)]
         return table.markdown()
     if fmt == "table":
-        table.notes = [summary, *notes]
+        several = len(comparison.runs) > 2  # with several new runs the Run column tells rows apart: never dropped
+        columns = [replace(c, name=f"{100 * (1 - alpha):g}% CI") if c.name == "95% CI" else c for c in _TERMINAL_COLUMNS]
+        columns[0] = replace(columns[0], drop=0 if several else 5)
+        tests = sorted({r.test for r in rows})
+        legend = [f"p: {' or '.join(tests)} (the interval is that test's)"] if tests else []
+        table = Table(columns, [_terminal_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble,
+                      notes=[summary, *notes, *legend])  # fmt: skip
         return table.terminal()
     raise UserError(f"unknown format {fmt!r} (use table, md or json)")
