@@ -45,7 +45,7 @@ def test_fp32_bf16_int8_nf4_on_100_arc_questions(tmp_path):
     names = [v.name for v in report.variants]
     assert names == ["fp32", "bf16", "int8", "nf4", "torchao-int4"]
     int4 = report.variants[-1]
-    assert int4.error and "needs a CUDA device" in int4.error and int4.run_dir is None  # the others still ran
+    assert int4.error and int4.skipped and "needs a CUDA device" in int4.error and int4.run_dir is None  # the others still ran
     md = (tmp_path / "quant_compare.md").read_text()
     assert "| fp32 | general_mcq | acc | 100 |" in md and "not run: torchao-int4" in md
     assert render_quant(report, "table")
@@ -130,3 +130,17 @@ def test_rerunning_quant_compare_reproduces_its_table_byte_for_byte(tmp_path, re
     compare("smollm2-135m-instruct", ["fp32", "bf16"], config, output=tmp_path, device="cpu")
     assert (tmp_path / "quant_compare.md").read_bytes() == first
     assert any("GGUF Q4_1" in str(w.message) and "not the full-precision model" in str(w.message) for w in recwarn)
+
+
+def test_a_missing_model_path_is_the_line_eval_gives(tmp_path, capsys):
+    pytest.importorskip("transformers")
+    from harness.cli.main import main
+
+    assert (
+        main(
+            ["quant-compare", "--model", str(tmp_path / "nope"), "--quant", "fp32", "--datasets", "general_mcq", "-o", str(tmp_path / "o")]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "is not a local path and not in the Hugging Face cache" in err and err.count("\n") == 1

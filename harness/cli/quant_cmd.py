@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from harness.cli.args import Help, dataset_flags, generation_flags, json_arg
+from harness.cli.exit_codes import RESULT_SAYS_NO
 from harness.core.errors import UserError
 from harness.engine.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
 
@@ -55,7 +56,8 @@ def run(ns: argparse.Namespace) -> int:
     report = compare(ns.model, methods, config, variants=variants, output=ns.output, device=ns.device)
     for v in report.variants:
         if v.error:
-            print(f"error: {v.error}", file=sys.stderr)
+            print(f"{'skipped' if v.skipped else 'error'}: {v.error}", file=sys.stderr)
     sys.stdout.write(render_quant(report, ns.format))
     sys.stdout.write(f"run folder: {ns.output}\n")
-    return 0
+    failed = [v.name for v in report.variants if v.error and not v.skipped]
+    return RESULT_SAYS_NO if failed else 0  # a variant that failed while running is a failure; one that cannot run here is not

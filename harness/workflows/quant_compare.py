@@ -165,11 +165,13 @@ def compare(
 ) -> QuantReport:
     """Evaluate each variant on `config`'s datasets and compare with the first; see the module docstring."""
     from harness.backends.hf.backend import HFBackend
+    from harness.backends.hf.loading import require_model
     from harness.engine.plan import prepare_tasks
     from harness.engine.runner import evaluate
 
     plan = _parse_variants(methods, variants or {})
     prepare_tasks(config, "letter")  # the data files are read and checked before any model loads
+    require_model(model)  # a missing model path is the one line `eval` gives, not the hub's message
     _warn_if_dequantized(model)
     output.mkdir(parents=True, exist_ok=True)
     results: list[VariantResult] = []
@@ -186,7 +188,7 @@ def compare(
         except UserError as exc:
             if reference is None:
                 raise
-            result.error = str(exc)
+            result.error, result.skipped = str(exc), True  # cannot run here (a CUDA-only kernel, a missing package): a skip
             continue
         result.weight_mb = weight_bytes(loaded) / 2**20
         backend = HFBackend(f"{model}@{name}", loaded=(loaded, tokenizer), fingerprint=fingerprint, batch_size=config.batch_size)

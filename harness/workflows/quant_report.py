@@ -20,6 +20,7 @@ class VariantResult:
     name: str
     run_dir: str | None = None
     error: str | None = None
+    skipped: bool = False  # `error` says why this machine cannot run it (a skip); False: it failed while running
     weight_mb: float = 0.0
     peak_rss_mb: float = 0.0
     load_seconds: float = 0.0

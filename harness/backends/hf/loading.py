@@ -19,7 +19,7 @@ from harness.backends.default_model import gguf_origin, resolve_alias, weights_o
 from harness.core.distributed import local_rank
 from harness.core.errors import UserError, one_line
 
-__all__ = ["LoadedModel", "expected_fingerprint", "load_model", "pick_device", "pick_dtype", "weights_digest"]
+__all__ = ["LoadedModel", "expected_fingerprint", "load_model", "pick_device", "pick_dtype", "require_model", "weights_digest"]
 
 
 @dataclass
@@ -81,6 +81,22 @@ def _resolve(name: str) -> tuple[Path | str, str | None]:
     if path.is_dir():
         return path, None
     raise UserError(f"{path}: not a model folder or .gguf file")
+
+
+def require_model(name: str) -> None:
+    """Refuse, before any work, a model that is neither a local folder/GGUF file nor (offline) in the hub cache."""
+    source, _ = _resolve(name)
+    if isinstance(source, Path) or os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "", "false"):
+        return
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = isinstance(try_to_load_from_cache(str(source), "config.json"), str)
+    except Exception:  # an id the hub would not accept (a mistyped path): not cached
+        cached = False
+    if not cached:
+        raise UserError(f"model {name!r} is not a local path and not in the Hugging Face cache: offline (HF_HUB_OFFLINE=1) it is "
+                        "not downloaded; fetch it while online or pass a local folder")  # fmt: skip
 
 
 def _dtype_name(dtype: str, device: str, source: Path | str, gguf: str | None) -> str:
