@@ -139,13 +139,13 @@ def _md_cell(text: str) -> str:
 def csv_cell(text: str) -> str:
     """A CSV cell a spreadsheet shows as text: a leading formula character is quoted with `'`, numbers stay numbers.
 
-    >>> [csv_cell(x) for x in ("=HYPERLINK(1)", "-0.25", "@sum", "plain")]
-    ["'=HYPERLINK(1)", '-0.25', "'@sum", 'plain']
+    >>> [csv_cell(x) for x in ("=HYPERLINK(1)", "-0.25", "@sum", "plain", "-")]
+    ["'=HYPERLINK(1)", '-0.25', "'@sum", 'plain', '-']
     """
     # The writer ends lines with "\n" and so quotes cells holding one, but not a lone "\r", which readers and
     # spreadsheets take as a line break: a name holding one would start a new row.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.startswith(_FORMULA_START):
+    if len(text) < 2 or not text.startswith(_FORMULA_START):  # "-" alone (an empty cell's mark) is text to a spreadsheet
         return text
     try:
         float(text)
