@@ -157,3 +157,15 @@ def offered_modes(backend: Any) -> tuple[str, ...]:
         return tuple(modes)
     via = getattr(backend, "scoring_via", None) or {}
     return (*via, "generate") if via else ALL_MODES
+
+
+class LocalModel:
+    """What every backend that runs the model in this process declares alike (hf, vllm, fake): attributes only.
+
+    It computes every scoring mode from the model's log-probabilities, so it offers all of them, needs no
+    method table, and scores MCQ by letter unless a task says otherwise.
+    """
+
+    default_scoring = "letter"
+    scoring_via: Mapping[str, str] = {}
+    scoring_modes: tuple[str, ...] = ALL_MODES

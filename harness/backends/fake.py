@@ -21,11 +21,11 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
+from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, LocalModel, Request
 from harness.backends.generation import GenerationConfig
 from harness.core.errors import UserError
 
@@ -37,13 +37,10 @@ def _unit(*parts: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-class FakeBackend:
+class FakeBackend(LocalModel):
     """Rule- or table-driven answers; see the module docstring."""
 
     name = "fake"
-    default_scoring = "letter"
-    scoring_via: Mapping[str, str] = {}
-    scoring_modes: tuple[str, ...] = ("letter", "cloze", "generate")
 
     def __init__(self, model: str = "hash", *, delay: float = 0.0, calls_file: str | None = None) -> None:
         """Parse the rule; a table is read once here."""

@@ -17,10 +17,10 @@ it defaults to 0.3 there and 0.9 on a GPU. dtype `auto` is float32 on CPU, to ma
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
+from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, LocalModel, Request
 from harness.backends.default_model import resolve_alias
 from harness.backends.generation import GenerationConfig
 from harness.backends.prompting import chat_mode, encode_many, render_context
@@ -28,13 +28,10 @@ from harness.backends.prompting import chat_mode, encode_many, render_context
 __all__ = ["VLLMBackend"]
 
 
-class VLLMBackend:
+class VLLMBackend(LocalModel):
     """An offline vLLM engine; see the module docstring."""
 
     name = "vllm"
-    default_scoring = "letter"
-    scoring_via: Mapping[str, str] = {}
-    scoring_modes: tuple[str, ...] = ("letter", "cloze", "generate")
 
     def __init__(
         self,

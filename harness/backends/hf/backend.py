@@ -14,12 +14,12 @@ Scheduling (all of a task's pending requests arrive at once):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 
-from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
+from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, LocalModel, Request
 from harness.backends.generation import GenerationConfig
 from harness.backends.hf.batching import Budget
 from harness.backends.hf.decode import Decoder, DecoderLimits
@@ -42,13 +42,10 @@ CPU_KV_BYTES = 2 << 30
 GPU_KV_SHARE = 0.6  # of the memory free after loading
 
 
-class HFBackend:
+class HFBackend(LocalModel):
     """A transformers causal LM; see the module docstring."""
 
     name = "hf"
-    default_scoring = "letter"
-    scoring_via: Mapping[str, str] = {}
-    scoring_modes: tuple[str, ...] = ("letter", "cloze", "generate")
 
     def __init__(
         self,
