@@ -89,7 +89,7 @@ def test_bad_method_lists_exit_2_before_any_model_loads(tmp_path, capsys, monkey
     from harness.cli.main import main
     from harness.workflows import quant_compare
 
-    monkeypatch.setattr(quant_compare, "_load", lambda *a: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(quant_compare, "measure_in_fresh_process", lambda *a: pytest.fail("a model was loaded"))
     assert main(["quant-compare", "--quant", quant, "--datasets", "general_mcq", "--output", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert says in err and err.count("\n") == 1
@@ -99,7 +99,7 @@ def test_a_bad_data_file_is_reported_before_any_model_loads(tmp_path, capsys, mo
     from harness.cli.main import main
     from harness.workflows import quant_compare
 
-    monkeypatch.setattr(quant_compare, "_load", lambda *a: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(quant_compare, "measure_in_fresh_process", lambda *a: pytest.fail("a model was loaded"))
     (tmp_path / "bad_val.csv").write_text("id,question,A,B,answer\n1,q,a,b,C\n")
     args = ["quant-compare", "--quant", "fp32", "--datasets", "general_mcq", "--output", str(tmp_path / "o"),
             "--dataset-args", json.dumps({"general_mcq": {"local_path": str(tmp_path)}})]  # fmt: skip
@@ -108,14 +108,12 @@ def test_a_bad_data_file_is_reported_before_any_model_loads(tmp_path, capsys, mo
 
 
 def test_measurements_are_kept_and_reused_as_measured(tmp_path):
-    from harness.workflows.quant_compare import MEASURED, _keep_measurements
-    from harness.workflows.quant_report import VariantResult
+    from harness.workflows.quant_variant import MEASURED, _keep_measurements
 
-    first = VariantResult("fp32", weight_mb=10.0, peak_rss_mb=300.0, load_seconds=1.8, eval_seconds=12.5)
-    _keep_measurements(first, tmp_path / MEASURED, reused=False)
-    again = VariantResult("fp32", weight_mb=10.0, peak_rss_mb=150.0, load_seconds=0.2, eval_seconds=0.001)
-    _keep_measurements(again, tmp_path / MEASURED, reused=True)
-    assert (again.peak_rss_mb, again.load_seconds, again.eval_seconds) == (300.0, 1.8, 12.5)
+    first = {"weight_mb": 10.0, "peak_rss_mb": 300.0, "load_seconds": 1.8, "eval_seconds": 12.5, "tokens": 900}
+    assert _keep_measurements(first, tmp_path / MEASURED, reused=False) == first
+    again = {"weight_mb": 10.0, "peak_rss_mb": 150.0, "load_seconds": 0.2, "eval_seconds": 0.001, "tokens": 900}
+    assert _keep_measurements(again, tmp_path / MEASURED, reused=True) == first
 
 
 @pytest.mark.slow

@@ -134,14 +134,14 @@ def test_a_quant_method_failing_with_an_empty_message_is_one_line_not_a_crash(mo
 
     transformers = pytest.importorskip("transformers")
     from harness.core.errors import UserError
-    from harness.workflows import quant_compare
+    from harness.workflows import quant_variant
 
     def empty(*args, **kwargs):
         raise ValueError()
 
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", empty)
     with pytest.raises(UserError, match=r"^int8: cannot load here \(ValueError\)$"):
-        quant_compare._load("some-model", "int8", None, "cpu")
+        quant_variant._load("some-model", "int8", None, "cpu")
 
 
 def test_every_reader_refuses_a_damaged_samples_file_the_same_way(tmp_path, capsys):

@@ -19,8 +19,8 @@ from harness.cli import checkpoints_cmd, compare_cmd, eval_cmd, list_cmd, perf_c
 from harness.cli.args import EXAMPLES, Help, Parser, version
 from harness.cli.exit_codes import EXIT_CODES_HELP, INPUT_ERROR, INTERNAL_ERROR, INTERRUPTED, TERMINATED
 from harness.cli.failures import describe_os_error, log_traceback
-from harness.cli.quiet import quiet_libraries
 from harness.core.errors import UserError, one_line
+from harness.core.quiet import quiet_libraries
 
 __all__ = ["COMMANDS", "main"]
 
