@@ -136,9 +136,8 @@ def test_a_real_judge_on_vllm_serve_scores_the_example_qa(served, tmp_path, caps
     from harness.cli.main import main
 
     args = {"general_qa": {"local_path": str(EXAMPLE), "metrics": ["judge", "bleu"], "judge_args": {"url": served, "max_tokens": 48}}}
-    code = main(
-        ["eval", "--backend", "fake", "--datasets", "general_qa", "--dataset-args", json.dumps(args), "--run-dir", str(tmp_path / "run")]
-    )
+    run = ["eval", "--backend", "fake", "--datasets", "general_qa", "--dataset-args", json.dumps(args), "--run-dir", str(tmp_path / "run")]
+    code = main([*run, "--allow-failures"])  # a 135M judge often gives no valid verdict: those are failed judgements, not zeros
     out = capsys.readouterr().out
     assert code == 0
     records = [json.loads(x) for x in (tmp_path / "run" / "samples.jsonl").read_text().split("\n") if x]
