@@ -93,7 +93,10 @@ def test_three_runs_side_by_side_in_markdown(three_runs, capsys):
 
 def test_single_run_compare_quant_and_trend_tables_are_valid(three_runs, tmp_path, capsys):
     assert main(["report", three_runs[0], "--format", "md"]) == 0
-    assert_valid(capsys.readouterr().out, ["Model", "Dataset", "Metric", "Subset", "Num", "Score", "Cat.0", "95% CI"], 14)
+    # The example's categories all have fewer than 10 samples, so they are folded: no always-empty Cat.0 column.
+    assert_valid(capsys.readouterr().out, ["Model", "Dataset", "Metric", "Subset", "Num", "Score", "95% CI"], 14)
+    assert main(["report", three_runs[0], "--format", "md", "--min-n", "1"]) == 0
+    assert "| Cat.0 |" in capsys.readouterr().out
     assert main(["compare", three_runs[0], three_runs[1], three_runs[2], "--format", "md"]) == 0
     md = capsys.readouterr().out
     grid = assert_valid(md, ["Run", "Dataset", "Metric", "Subset", "Num", "Base", "New", "Delta", "95% CI", "p", "Verdict"], 2 * 14)
@@ -160,3 +163,9 @@ def test_load_run_samples_round_trip_every_record_and_compare_runs_is_a_frame(th
     diff = harness.compare_runs(three_runs[0], three_runs[2])
     acc = diff[(diff.metric == "acc") & (diff.subset == "example")].iloc[0]
     assert acc.delta == pytest.approx(-1.0) and acc.verdict == "regression"
+
+
+def test_the_default_run_prints_no_empty_column_and_no_fold_note(tmp_path, capsys):
+    assert main(["eval", "--backend", "fake", "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Cat.0" not in out and "category row(s)" not in out and "general_mcq" in out

@@ -89,7 +89,9 @@ def run(ns: argparse.Namespace) -> int:
         )
     if not result.main:
         return 0  # torchrun: rank 0 writes the reports and prints the table
-    table = score_table(result.results, run_dir=result.run_dir)
+    # Subsets here; categories (often many, small) are in report.md and `harness report --detail category`.
+    table = score_table(result.results, detail="subset", run_dir=result.run_dir)
+    table.notes = [n for n in table.notes if "category row(s)" not in n]
     table.shows_all = f"{result.run_dir / 'report.md'} shows all"  # eval has no --format: its report does
     sys.stdout.write(table.terminal())
     sys.stdout.write(f"run folder: {result.run_dir}{' (finished earlier; nothing recomputed)' if result.reused else ''}\n")

@@ -99,17 +99,18 @@ def score_table(results: Results, *, detail: str = "category", min_n: int = MIN_
     """One run's scores, EvalScope's columns first: Model, Dataset, Metric, Subset, Num, Score, Cat.0, 95% CI (and Failed)."""
     rows, notes = fold_rows(results, detail, min_n)
     with_failed = any(row.get("failed") for row in results["scores"])
+    with_categories = any(r["category"] != "-" for r in rows)  # no always-empty Cat.0 column (report.csv keeps it)
     columns = [
         Column("Model", drop=3), Column("Dataset"), Column("Metric"), Column("Subset"), Column("Num", numeric=True),
-        Column("Score", numeric=True), Column("Cat.0", drop=1 if any(r["category"] != "-" for r in rows) else 4), Column("95% CI", drop=2),
+        Column("Score", numeric=True), *([Column("Cat.0", drop=1)] if with_categories else []), Column("95% CI", drop=2),
     ]  # fmt: skip
     if with_failed:
         columns.append(Column("Failed", numeric=True))
     model = model_label(results)
     cells = []
     for row in rows:
-        line = [model, row["task"], _metric(row), row["subset"], str(row["n"]), f"{row['score']:.4f}", row["category"],
-                f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]"]  # fmt: skip
+        line = [model, row["task"], _metric(row), row["subset"], str(row["n"]), f"{row['score']:.4f}",
+                *([row["category"]] if with_categories else []), f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]"]  # fmt: skip
         cells.append(line + [str(row.get("failed", 0))] if with_failed else line)
     return Table(columns, cells, preamble=[f"Model: {describe_run(results, run_dir)}"], notes=footer(results, rows) + notes)
 
