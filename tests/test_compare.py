@@ -142,6 +142,8 @@ def test_runs_that_differ_only_in_scoring_compare(tmp_path, capsys):
     assert main(["compare", *runs, "--format", "json"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert any(r["metric"] == "acc" and r["n"] == 12 for r in body["rows"])
+    # Every row of compare --format json: the interval excludes zero exactly when p < alpha.
+    assert all((r["ci_low"] > 0 or r["ci_high"] < 0) == (r["p_value"] < 0.05) for r in body["rows"])
 
 
 def test_the_terminal_comparison_keeps_what_a_reviewer_needs_at_80_columns(tmp_path, capsys):
