@@ -87,6 +87,8 @@ class HFBackend(LocalModel):
             raise UserError(f"batch size {batch_size!r}: use a positive integer or auto")
         self.scorer = ChoiceScorer(self.model, self.budget)
         self.scorer.reuse_prefix = reuse_prefix
+        # Contexts `check_lengths` rendered, by request identity, so `score_choices` need not render them again.
+        self._rendered: dict[int, tuple[ChoiceRequest, str]] = {}
 
     def _kv_token_budget(self, on_gpu: bool) -> int:
         """Tokens of KV cache the decoder may hold: a share of free GPU memory, or a fixed amount of RAM."""
@@ -119,12 +121,14 @@ class HFBackend(LocalModel):
         if window is None:
             return None
         suspects: list[tuple[int, str, int]] = []
+        self._rendered.clear()
         for i, req in enumerate(requests):
             chat = chat_mode(self.tokenizer, req.chat_template)
             if isinstance(req, ChoiceRequest):
                 context = render_context(
                     self.tokenizer, req.messages, chat=chat, answer_prefix=req.answer_prefix, delimiter=req.target_delimiter
                 )
+                self._rendered[id(req)] = (req, context)
                 conts = [
                     join_continuation(c, chat=chat, answer_prefix=req.answer_prefix, delimiter=req.target_delimiter)
                     for c in req.continuations
@@ -149,11 +153,12 @@ class HFBackend(LocalModel):
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> Iterator[tuple[int, ChoiceResult]]:
         """Summed log-probabilities per continuation (see `harness.backends.base`), batch by batch."""
+        rendered, self._rendered = self._rendered, {}
         for group in _prefix_groups(requests):
             encoded, contexts = [], []
-            for req, (context, ctx, conts) in zip(
-                (requests[i] for i in group), encode_many(self.tokenizer, [requests[i] for i in group]), strict=True
-            ):
+            mine = [requests[i] for i in group]
+            known = [_rendered_context(rendered, req) for req in mine]
+            for req, (context, ctx, conts) in zip(mine, encode_many(self.tokenizer, mine, known), strict=True):
                 if req.truncate_to is not None:
                     ctx = ctx[-req.truncate_to :]
                 encoded.append(EncodedChoice(tuple(ctx), tuple(tuple(c) for c in conts)))
@@ -175,6 +180,12 @@ class HFBackend(LocalModel):
             for stop in config.stop:
                 text = text.split(stop, 1)[0]
             yield i, Generation(text, prompt=prompts[i], prompt_tokens=len(encoded[i]), completion_tokens=len(tokens))
+
+
+def _rendered_context(rendered: dict[int, tuple[ChoiceRequest, str]], req: ChoiceRequest) -> str | None:
+    """The context `check_lengths` rendered for this very request object, if any."""
+    known = rendered.get(id(req))
+    return known[1] if known is not None and known[0] is req else None
 
 
 def _prefix_groups(requests: Sequence[ChoiceRequest]) -> list[list[int]]:

@@ -5,7 +5,9 @@ Three savings, each measured in `benchmarks/`:
 1. Shared prefix: the longest token prefix common to every context in a call (chat header,
    instructions, few-shot examples) runs once; its KV cache is copied into every batch.
 2. Only needed logits: the vocabulary projection runs at the last context position only
-   (`logits_to_keep=1`); for SmolLM2 the 49k-wide head is a large share of a forward pass.
+   (`logits_to_keep=1`); for SmolLM2 the 49k-wide head is a large share of a forward pass. The
+   log-probabilities read are gathered on the device, so a batch sends back one number per option,
+   not a vocabulary row per position (tens of GB per run at a GPU's batch size).
 3. Shared context per question: a question's context runs once; multi-token continuations
    (cloze) then run as a second, short pass over that cache, one row per option.
 
@@ -85,7 +87,7 @@ class ChoiceScorer:
         assert len(self._prefix) == p, "prefix cache out of step"
         cache = DynamicCache(config=self.model.config)
         for i, (k, v) in enumerate(self._prefix_kv):
-            cache.update(k.expand(rows, -1, -1, -1).contiguous(), v.expand(rows, -1, -1, -1).contiguous(), i)
+            cache.update(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1), i)  # views: attention concatenates anyway
         return cache
 
     def score(self, items: Sequence[EncodedChoice]) -> Iterator[tuple[int, list[tuple[float, int]]]]:
@@ -125,8 +127,13 @@ class ChoiceScorer:
             use_cache=need_cache,
             logits_to_keep=1,
         )
-        first = F.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
-        results = [[(float(first[r, c[0]]), len(c)) for c in it.continuations] for r, it in enumerate(items)]
+        # Only the log-probabilities read leave the device: one number per option, not a vocabulary row.
+        width = max(len(it.continuations) for it in items)
+        targets = torch.zeros((rows, width), dtype=torch.long)
+        for r, it in enumerate(items):
+            targets[r, : len(it.continuations)] = torch.tensor([c[0] for c in it.continuations])
+        first = F.log_softmax(out.logits[:, -1, :].float(), dim=-1).gather(1, targets.to(self.device)).tolist()
+        results = [[(first[r][j], len(c)) for j, c in enumerate(it.continuations)] for r, it in enumerate(items)]
         if need_cache:
             self._rest(items, results, out.past_key_values, mask, positions[:, -1])
         return results
@@ -154,9 +161,14 @@ class ChoiceScorer:
             past_key_values=cache,
             use_cache=False,
         )
-        logprobs = F.log_softmax(out.logits.float(), dim=-1).cpu()
+        # Log-softmax only at the positions scored, gathered on the device; one sum per option comes back.
+        targets = torch.zeros((len(pairs), width), dtype=torch.long)
         for n, (r, j) in enumerate(pairs):
             c = items[r].continuations[j]
-            rest = logprobs[n, torch.arange(len(c) - 1), torch.tensor(c[1:])].sum()
+            targets[n, : len(c) - 1] = torch.tensor(c[1:])
+        scored = cont_mask.bool().to(self.device)
+        picked = F.log_softmax(out.logits[scored].float(), dim=-1).gather(1, targets.to(self.device)[scored].unsqueeze(1)).squeeze(1)
+        sums = torch.zeros(len(pairs), device=self.device).index_add_(0, scored.nonzero()[:, 0], picked).tolist()
+        for n, (r, j) in enumerate(pairs):
             first, count = results[r][j]
-            results[r][j] = (first + float(rest), count)
+            results[r][j] = (first + sums[n], count)
