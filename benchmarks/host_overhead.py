@@ -9,7 +9,8 @@ For each case the harness (`harness.evaluate` on the hf backend, writing its run
 script (the same samples and chat-template prompts; batched tokenization, padded forwards, log-softmax
 and gather by hand, predictions written as JSONL) each run twice in fresh processes: on all questions
 and on the first `--short`. Host CPU = process CPU time - CPU time inside `model.forward` (a forward
-hook with `time.thread_time`, so a second thread's work is host work). The per-question figure is
+hook with `time.thread_time` on the model, its decoder and its output head, so a second thread's work is
+host work). The per-question figure is
 marginal, (full - short) / (n_full - n_short), so imports and model load cancel. Cases:
 
 - letter 0-shot, cloze 0-shot, letter 5-shot: general_mcq on arc_easy (2376 questions);
@@ -65,9 +66,17 @@ from harness.engine.plan import prepare_tasks
 case = json.loads(sys.argv[1])
 inside = [0.0]
 def timed(model):
+    # The model's compute: the whole model, or its decoder and output head when called apart; nested calls count once.
     start = []
-    model.register_forward_pre_hook(lambda m, a: start.append(time.thread_time()))
-    model.register_forward_hook(lambda m, a, o: inside.__setitem__(0, inside[0] + time.thread_time() - start.pop()))
+    def enter(m, *a):
+        start.append(time.thread_time())
+    def leave(m, *a):
+        t = start.pop()
+        if not start:
+            inside[0] += time.thread_time() - t
+    for module in {model, model.get_decoder(), model.get_output_embeddings()}:
+        module.register_forward_pre_hook(enter, with_kwargs=True)
+        module.register_forward_hook(leave, with_kwargs=True)
 config = EvalConfig(datasets=(case["task"],), dataset_args={case["task"]: case["args"]}, limit=case["n"],
                     generation=__import__("harness").GenerationConfig(max_new_tokens=32, stop=()))
 """
@@ -99,8 +108,11 @@ samples = task.loaded.samples
 # The harness's own prompts: its renderer is the chat template (or plain turns where the data set says so) plus the cue.
 from harness.backends.prompting import chat_mode, join_continuation, render_context
 chat = [chat_mode(tok, s.chat_template) for s in samples]
-prompts = [render_context(tok, s.messages, chat=c, answer_prefix=s.answer_prefix, delimiter=s.target_delimiter) for s, c in zip(samples, chat)]
-cont_text = lambda i, text: join_continuation(text, chat=chat[i], answer_prefix=samples[i].answer_prefix, delimiter=samples[i].target_delimiter)
+prompts = [render_context(tok, s.messages, chat=c, answer_prefix=s.answer_prefix, delimiter=s.target_delimiter)
+           for s, c in zip(samples, chat)]
+def cont_text(i, text):
+    s = samples[i]
+    return join_continuation(text, chat=chat[i], answer_prefix=s.answer_prefix, delimiter=s.target_delimiter)
 picks = {}
 pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
@@ -184,7 +196,8 @@ def main() -> None:
         model = Path(tmp) / "tiny"
         subprocess.run([sys.executable, "-c", BUILD, str(model)], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         print(f"tiny model: 1 layer, width 64, vocab 49152; one torch thread; data {SHARED}")
-        print(f"{'case':<10} {'n':>5} {'harness ms/q':>13} {'plain ms/q':>11} {'ratio':>6}  same picks   (harness / plain host s, full run)")
+        head = f"{'case':<10} {'n':>5} {'harness ms/q':>13} {'plain ms/q':>11} {'ratio':>6}"
+        print(head + "  same picks   (harness / plain host s, full run)")
         for name in args.cases.split(","):
             task, extra, full = CASES[name]
             data = SHARED / ("arc_easy" if task == "general_mcq" else "arc_easy_qa")

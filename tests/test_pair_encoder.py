@@ -25,7 +25,8 @@ CHATML = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 CORPUS = ["Question: what is water made of? Answer: hydrogen and oxygen", "ANSWER: A", "ANSWER: B", "aaaa bbbb aaab",
-          "The capital of France is Paris", "Which planet is largest? Jupiter", "答案：A 北京是中国的首都", "12,345.6 + 7 = ?"] * 20  # fmt: skip
+          "The capital of France is Paris", "Which planet is largest? Jupiter", "答案：A 北京是中国的首都",
+          "12,345.6 + 7 = ?"] * 20  # fmt: skip
 
 
 @pytest.fixture(scope="module")

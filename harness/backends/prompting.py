@@ -176,7 +176,7 @@ class PairEncoder:
         distinct = sorted({t for t in tails if t is not None})
         tail_ids = dict(zip(distinct, self.encode(distinct), strict=True))
         usable = [t if t is not None and context_ids[i][-len(tail_ids[t]) :] == tail_ids[t] else None for i, t in enumerate(tails)]
-        keys = sorted({(usable[i], text) for i, text in pairs if usable[i] is not None})
+        keys = sorted({(tail, text) for i, text in pairs if (tail := usable[i]) is not None})
         joined = dict(zip(keys, self.encode([tail + text for tail, text in keys]), strict=True))
         out: list[list[int] | None] = []
         redo = []

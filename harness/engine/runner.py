@@ -21,6 +21,7 @@ from harness.backends import Backend, ChoiceRequest, GenerateRequest, backend_sp
 from harness.backends.base import ALL_MODES, LengthIssue, Request, offered_modes
 from harness.backends.cached import CachedBackend
 from harness.core.distributed import Group, balanced_shards, current_group, in_rounds, local_rank
+from harness.core.heap import frozen_heap
 from harness.core.provenance import harness_version
 from harness.engine.config import EvalConfig, cache_root
 from harness.engine.finish import finish, repair
@@ -105,21 +106,22 @@ def evaluate(
         {"inputs": inputs, "created": started, "model": config.model, "backend": config.backend, "harness": harness_version()},
     )
     try:
-        done = _open(store, group, replace_stale)
-        work = [_pending(task, done, backend, config) for task in tasks]  # every length checked before any work
-        judges = _judges(tasks, config) if group.is_main else {}  # a judge server that is down stops the run here
-        for task, pending, requests in work:
-            _run_task(task, pending, requests, backend, config, store, group, progress if group.is_main else None)
-            if task.name in judges:
-                _judge_task(task, judges[task.name], store, progress)
-        if not group.is_main:
-            return RunResult(run_dir, {}, main=False)
-        corpus = {t.name: tuple(m for m in t.metrics if m in CORPUS_METRICS) for t in tasks}
-        builder = ResultsBuilder(corpus, {name: judge.describe() for name, judge in judges.items()})
-        store.finalize((s.key for t in tasks for s in t.loaded.samples), builder.add)
-        results = builder.build(config, tasks, backend, started=started, seconds=time.perf_counter() - t0)
-        results["world_size"] = group.world
-        finish(store, results, settings)
+        with frozen_heap():  # the model, data and requests live to the end: collections skip them
+            done = _open(store, group, replace_stale)
+            work = [_pending(task, done, backend, config) for task in tasks]  # every length checked before any work
+            judges = _judges(tasks, config) if group.is_main else {}  # a judge server that is down stops the run here
+            for task, pending, requests in work:
+                _run_task(task, pending, requests, backend, config, store, group, progress if group.is_main else None)
+                if task.name in judges:
+                    _judge_task(task, judges[task.name], store, progress)
+            if not group.is_main:
+                return RunResult(run_dir, {}, main=False)
+            corpus = {t.name: tuple(m for m in t.metrics if m in CORPUS_METRICS) for t in tasks}
+            builder = ResultsBuilder(corpus, {name: judge.describe() for name, judge in judges.items()})
+            store.finalize((s.key for t in tasks for s in t.loaded.samples), builder.add)
+            results = builder.build(config, tasks, backend, started=started, seconds=time.perf_counter() - t0)
+            results["world_size"] = group.world
+            finish(store, results, settings)
     finally:
         store.close()
         group.close()
