@@ -22,6 +22,7 @@ from harness.backends.base import ALL_MODES, LengthIssue, Request, offered_modes
 from harness.backends.cached import CachedBackend
 from harness.core.distributed import Group, balanced_shards, current_group, in_rounds, local_rank
 from harness.core.heap import frozen_heap
+from harness.core.pipeline import ahead
 from harness.core.provenance import harness_version
 from harness.engine.config import EvalConfig, cache_root
 from harness.engine.finish import finish, repair
@@ -244,14 +245,22 @@ def _truncation(task: PreparedTask, pending: Sequence[Sample], issues: Sequence[
 def _records(
     task: PreparedTask, pending: Sequence[Sample], requests: Sequence[Request], backend: Backend, config: EvalConfig
 ) -> Iterator[dict[str, Any]]:
-    """The backend's results for this task as records, in the order they complete."""
+    """The backend's results for this task as records, in the order they complete.
+
+    A backend whose spec says `overlap` runs its loop one step ahead in a thread of its own
+    (harness.core.pipeline): its next forward runs while these records, their metrics and the
+    store write are made here.
+    """
+    overlap = backend_spec(config.backend).overlap
     if task.scoring in ("letter", "cloze"):
         choices = [r for r in requests if isinstance(r, ChoiceRequest)]
-        for i, result in backend.score_choices(choices):
+        scored = backend.score_choices(choices)
+        for i, result in ahead(scored, name=f"harness-{task.name}") if overlap else scored:
             yield _mark(record_choice(pending[i], result, task.scoring), requests[i])
     else:
         gens = [r for r in requests if isinstance(r, GenerateRequest)]
-        for i, generation in backend.generate(gens, task.generation(config.generation)):
+        generated = backend.generate(gens, task.generation(config.generation))
+        for i, generation in ahead(generated, name=f"harness-{task.name}") if overlap else generated:
             yield _mark(record_generation(pending[i], generation, task.scoring, task.metrics), requests[i])
 
 

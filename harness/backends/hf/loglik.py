@@ -19,7 +19,7 @@ Tokenization (`harness.backends.prompting.encode_many`) follows lm-eval.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,8 @@ import torch
 from transformers import DynamicCache
 
 from harness.backends.hf.batching import Budget, run_batched
+
+Collect = Callable[[], list[list[tuple[float, int]]]]
 
 __all__ = ["ChoiceScorer", "EncodedChoice"]
 
@@ -41,11 +43,16 @@ class EncodedChoice:
     continuations: tuple[tuple[int, ...], ...]
 
 
-def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
-    shortest = min(len(s) for s in seqs)
-    first = seqs[0]
+def _common_prefix(seqs: Sequence[tuple[int, ...]]) -> int:
+    """Length of the prefix every sequence shares, leaving each at least one token of its own.
+
+    The lexicographic minimum and maximum share exactly the prefix all of them share, so two
+    sequences are compared, not all of them position by position.
+    """
+    low, high = min(seqs), max(seqs)
     n = 0
-    while n < shortest - 1 and all(s[n] == first[n] for s in seqs):
+    limit = min(len(s) for s in seqs) - 1
+    while n < limit and low[n] == high[n]:
         n += 1
     return n
 
@@ -99,14 +106,22 @@ class ChoiceScorer:
         # Cost ~ cached tokens a row holds: its context, once per multi-token option (cloze).
         costs = [len(it.context) * max(1, sum(len(c) > 1 for c in it.continuations)) for it in items]
 
-        def run(batch: list[int]) -> list[list[tuple[float, int]]]:
-            return self._score_batch([items[i] for i in batch], p)
+        def run(batch: list[int]) -> Collect:
+            return self._launch([items[i] for i in batch], p)
 
-        for batch, scores in run_batched(costs, run, self.budget, (torch.OutOfMemoryError,)):
-            yield from zip(batch, scores, strict=True)
+        # Batch k's numbers are read (the one device sync) after batch k+1 is launched, so on a GPU the
+        # host prepares the next batch while the device still computes this one.
+        waiting: tuple[list[int], Collect] | None = None
+        for batch, collect in run_batched(costs, run, self.budget, (torch.OutOfMemoryError,)):
+            if waiting is not None:
+                yield from zip(waiting[0], waiting[1](), strict=True)
+            waiting = (batch, collect)
+        if waiting is not None:
+            yield from zip(waiting[0], waiting[1](), strict=True)
 
     @torch.inference_mode()
-    def _score_batch(self, items: Sequence[EncodedChoice], p: int) -> list[list[tuple[float, int]]]:
+    def _launch(self, items: Sequence[EncodedChoice], p: int) -> Collect:
+        """Queue one batch's forward passes; returns the function that reads its scores (the only sync)."""
         rows = len(items)
         suffixes = [it.context[p:] for it in items]
         width = max(len(s) for s in suffixes)
@@ -129,44 +144,46 @@ class ChoiceScorer:
         # Only the log-probabilities read leave the device: one number per option, not a vocabulary row.
         options = max(len(it.continuations) for it in items)
         targets = torch.tensor([[c[0] for c in it.continuations] + [0] * (options - len(it.continuations)) for it in items])
-        first = _logprobs(out.logits[:, -1, :], targets.to(self.device)).tolist()
-        results = [[(first[r][j], len(c)) for j, c in enumerate(it.continuations)] for r, it in enumerate(items)]
-        if need_cache:
-            self._rest(items, results, out.past_key_values, mask, positions[:, -1])
-        return results
+        first = _logprobs(out.logits[:, -1, :], targets.to(self.device))
+        rest = self._rest(items, out.past_key_values, mask, positions[:, -1]) if need_cache else None
+
+        def collect() -> list[list[tuple[float, int]]]:
+            firsts = first.tolist()
+            results = [[(firsts[r][j], len(c)) for j, c in enumerate(it.continuations)] for r, it in enumerate(items)]
+            if rest is not None:
+                pairs, sums = rest
+                for (r, j), extra in zip(pairs, sums.tolist(), strict=True):
+                    results[r][j] = (results[r][j][0] + extra, results[r][j][1])
+            return results
+
+        return collect
 
     def _rest(
-        self, items: Sequence[EncodedChoice], results: list[list[tuple[float, int]]], cache: Any, mask: torch.Tensor, last_pos: torch.Tensor
-    ) -> None:
-        """Second pass: tokens 2..m of every multi-token continuation, over the context's cache."""
+        self, items: Sequence[EncodedChoice], cache: Any, mask: torch.Tensor, last_pos: torch.Tensor
+    ) -> tuple[list[tuple[int, int]], torch.Tensor]:
+        """Second pass: tokens 2..m of every multi-token continuation, over the context's cache; (row, option) pairs and their sums."""
         pairs = [(r, j) for r, it in enumerate(items) for j, c in enumerate(it.continuations) if len(c) > 1]
-        width = max(len(items[r].continuations[j]) - 1 for r, j in pairs)
-        ids = torch.zeros((len(pairs), width), dtype=torch.long)
-        cont_mask = torch.zeros((len(pairs), width), dtype=torch.long)
-        for n, (r, j) in enumerate(pairs):
-            c = items[r].continuations[j]
-            ids[n, : len(c) - 1] = torch.tensor(c[:-1])
-            cont_mask[n, : len(c) - 1] = 1
+        conts = [items[r].continuations[j] for r, j in pairs]
+        width = max(len(c) - 1 for c in conts)
+        ids = torch.tensor([c[:-1] + (0,) * (width - len(c) + 1) for c in conts], dtype=torch.long)
+        targets = torch.tensor([c[1:] + (0,) * (width - len(c) + 1) for c in conts], dtype=torch.long)
+        cont_mask = (torch.arange(width) < torch.tensor([len(c) - 1 for c in conts]).unsqueeze(1)).long()
         rows = torch.tensor([r for r, _ in pairs])
         cache.batch_select_indices(rows.to(self.device))
         full_mask = torch.cat([mask[rows], cont_mask], dim=1)
         positions = last_pos[rows].unsqueeze(1) + 1 + torch.arange(width).unsqueeze(0)
-        scored = cont_mask.bool().to(self.device)
+        # Scored positions as flat indices, computed here: a boolean mask on the device would force a sync.
+        scored = cont_mask.flatten().nonzero().squeeze(1)
+        owner = (scored // width).to(self.device)
+        scored = scored.to(self.device)
         inputs = {"input_ids": ids.to(self.device), "attention_mask": full_mask.to(self.device), "position_ids": positions.to(self.device)}
         logits = self._logits_at(inputs, cache, scored)
         # Gathered and summed on the device; one number per option comes back.
-        targets = torch.zeros((len(pairs), width), dtype=torch.long)
-        for n, (r, j) in enumerate(pairs):
-            c = items[r].continuations[j]
-            targets[n, : len(c) - 1] = torch.tensor(c[1:])
-        picked = _logprobs(logits, targets.to(self.device)[scored].unsqueeze(-1)).squeeze(-1)
-        sums = torch.zeros(len(pairs), device=self.device).index_add_(0, scored.nonzero()[:, 0], picked).tolist()
-        for n, (r, j) in enumerate(pairs):
-            first, count = results[r][j]
-            results[r][j] = (first + sums[n], count)
+        picked = _logprobs(logits, targets.to(self.device).flatten()[scored].unsqueeze(-1)).squeeze(-1)
+        return pairs, torch.zeros(len(pairs), device=self.device).index_add_(0, owner, picked)
 
     def _logits_at(self, inputs: dict[str, torch.Tensor], cache: Any, scored: torch.Tensor) -> torch.Tensor:
-        """Logits at the `scored` positions only (rows x tokens mask): the output head runs on those hidden states alone.
+        """Logits at the `scored` positions only (flat indices into rows x tokens): the output head runs on those alone.
 
         Cloze options differ in length, so most of a padded second pass is padding; and the logits
         of every position would be (options x tokens x vocabulary), copied again to pick the scored
@@ -176,10 +193,10 @@ class ChoiceScorer:
         """
         if self._plain_head():
             hidden = self.model.get_decoder()(**inputs, past_key_values=cache, use_cache=False).last_hidden_state
-            logits: torch.Tensor = self.model.get_output_embeddings()(hidden[scored])
+            logits: torch.Tensor = self.model.get_output_embeddings()(hidden.flatten(0, 1)[scored])
             return logits
         full: torch.Tensor = self.model(**inputs, past_key_values=cache, use_cache=False).logits
-        return full[scored]
+        return full.flatten(0, 1)[scored]
 
     @torch.inference_mode()
     def _plain_head(self) -> bool:
