@@ -69,3 +69,4 @@ bench: install
 	$(PY) benchmarks/store_scale.py
 	$(PY) benchmarks/mcq_scoring.py
 	$(PY) benchmarks/qa_metrics.py
+	$(PY) benchmarks/host_overhead.py

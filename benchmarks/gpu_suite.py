@@ -3,14 +3,16 @@
 The model is SmolLM2-1.7B's architecture with random weights (no download: the config below and
 the default model's tokenizer), bf16 on CUDA. From one run:
 
-- letter scoring of ARC-Easy (../shared/data/arc_easy), 0-shot and 5-shot: the harness's scoring
-  loop vs a plain last-position forward over the same token sequences at batch 64/256/512 (best);
+- scoring of ARC-Easy (../shared/data/arc_easy), letter 0-shot and 5-shot and cloze 0-shot: the
+  harness's scoring loop, and the whole engine (`evaluate`: records, metrics, run store), vs a plain
+  scorer over the same token sequences at batch 64/256/512 (best): a last-position forward for
+  letters, full (context + option) rows for cloze;
 - 512 ARC-Easy questions as QA prompts x 64 new tokens: the harness's decode loop vs plain
   `model.generate` at batch 64/256/512 (best);
 - with vLLM installed, its offline engine: `LLM.generate` called directly vs the harness's vllm
   backend on the same prompts.
 
-Targets: scoring <= 1.1x the best plain forward, generation <= 1.3x the best plain generate,
+Targets: scoring <= 1.1x the best plain forward (issue 25: the engine too), generation <= 1.3x the best plain generate,
 the vllm backend <= 1.1x `LLM.generate`. End-to-end comparisons with lm-eval 0.4.13 are in
 benchmarks/mcq_scoring.py (set LM_EVAL_PYTHON, and --device cuda there).
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +39,7 @@ from harness.backends.prompting import encode_many, render_context
 from harness.engine.config import EvalConfig, GenerationConfig
 from harness.engine.plan import prepare_tasks
 from harness.engine.records import choice_request, generate_request
+from harness.engine.runner import evaluate
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 SHAPES = {
@@ -89,21 +93,49 @@ def plain_generate(model: Any, tokenizer: Any, prompts: list[str], batch: int, n
             model.generate(**enc, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
 
 
-def scoring(backend: HFBackend, shots: int, limit: int | None, batches: tuple[int, ...], device: str) -> dict[str, Any]:
-    args = {"local_path": str(SHARED / "arc_easy"), "scoring": "letter", "few_shot_num": shots}
-    samples = prepare_tasks(EvalConfig(datasets=("general_mcq",), dataset_args={"general_mcq": args}, limit=limit), "letter")[
-        0
-    ].loaded.samples
-    requests = [choice_request(s, "letter") for s in samples]
+def plain_cloze(model: Any, sequences: list[tuple[list[int], list[int]]], batch: int, pad: int) -> None:
+    """Every (context + option) row in full, left-padded, log-softmax at the option's positions: the plain cloze scorer."""
+    order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i][0]) - len(sequences[i][1]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch):
+            part = [sequences[i] for i in order[start : start + batch]]
+            rows = [ctx + cont for ctx, cont in part]
+            width = max(map(len, rows))
+            ids = torch.full((len(rows), width), pad)
+            mask = torch.zeros_like(ids)
+            for row, seq in enumerate(rows):
+                ids[row, width - len(seq) :] = torch.tensor(seq)
+                mask[row, width - len(seq) :] = 1
+            logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
+            for row, (_, cont) in enumerate(part):
+                lp = logits[row, width - len(cont) - 1 : width - 1].float().log_softmax(-1)
+                lp.gather(1, torch.tensor(cont, device=lp.device).unsqueeze(1)).sum().item()
+
+
+def scoring(
+    backend: HFBackend, shots: int, limit: int | None, batches: tuple[int, ...], device: str, mode: str = "letter"
+) -> dict[str, Any]:
+    """The scorer's loop (backend.score_choices) and the whole engine (records, store) vs the plain scorer's best batch."""
+    args = {"local_path": str(SHARED / "arc_easy"), "scoring": mode, "few_shot_num": shots}
+    config = EvalConfig(datasets=("general_mcq",), dataset_args={"general_mcq": args}, limit=limit)
+    samples = prepare_tasks(config, "letter")[0].loaded.samples
+    requests = [choice_request(s, mode) for s in samples]
     collect(backend.score_choices(requests[:32]))  # warm-up
     ours = timed(lambda: collect(backend.score_choices(requests)), device)
-    sequences = [ctx for _, ctx, _ in encode_many(backend.tokenizer, requests)]
-    plain = {
-        b: timed(lambda b=b: plain_last_position(backend.model, sequences, b, backend.tokenizer.pad_token_id), device) for b in batches
-    }
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = timed(lambda: evaluate(config, backend=backend, run_dir=Path(tmp) / "run"), device)
+    encoded = encode_many(backend.tokenizer, requests)
+    pad = backend.tokenizer.pad_token_id
+    if mode == "letter":
+        sequences = [ctx for _, ctx, _ in encoded]
+        plain = {b: timed(lambda b=b: plain_last_position(backend.model, sequences, b, pad), device) for b in batches}
+    else:
+        pairs = [(ctx, cont) for _, ctx, conts in encoded for cont in conts]
+        plain = {b: timed(lambda b=b: plain_cloze(backend.model, pairs, max(1, b // 4), pad), device) for b in batches}
     best = min(plain, key=plain.__getitem__)
-    return {"questions": len(requests), "shots": shots, "harness_s": round(ours, 2),
-            "plain_s": {str(b): round(t, 2) for b, t in plain.items()}, "ratio_vs_best_plain": round(ours / plain[best], 2)}  # fmt: skip
+    return {"questions": len(requests), "shots": shots, "scoring": mode, "harness_loop_s": round(ours, 2),
+            "harness_engine_s": round(engine, 2), "plain_s": {str(b): round(t, 2) for b, t in plain.items()},
+            "loop_vs_best_plain": round(ours / plain[best], 2), "engine_vs_best_plain": round(engine / plain[best], 2)}  # fmt: skip
 
 
 def generation(backend: HFBackend, n: int, new_tokens: int, batches: tuple[int, ...], device: str) -> dict[str, Any]:
@@ -153,6 +185,7 @@ def main() -> None:
     report: dict[str, Any] = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "shape": shape}
     report["scoring_0shot"] = scoring(backend, 0, limit, batches, device)
     report["scoring_5shot"] = scoring(backend, 5, limit, batches, device)
+    report["scoring_cloze"] = scoring(backend, 0, limit, batches, device, mode="cloze")
     report["generation"] = generation(backend, n, new_tokens, batches, device)
     if not ns.smoke:
         folder = Path("/tmp/harness-random-1.7b")

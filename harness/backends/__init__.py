@@ -52,9 +52,6 @@ class BackendSpec:
     # so a finished run is recognised (and its table printed) at once; called with (model, **options).
     expected_fingerprint: str | None = None
     default_scoring: str = "letter"
-    # Its loop may run in a thread of its own, one step ahead of the records (harness.core.pipeline): local
-    # models, whose device would otherwise wait for the host. Servers and vLLM overlap on their own side.
-    overlap: bool = False
 
 
 BACKENDS: dict[str, BackendSpec] = {
@@ -65,7 +62,6 @@ BACKENDS: dict[str, BackendSpec] = {
         requires=("torch", "transformers"),
         install="pip install 'harness[hf]'",
         torchrun=True,
-        overlap=True,
         cli_options=("dtype", "device", "batch_size"),
         expected_fingerprint="harness.backends.hf.loading:expected_fingerprint",
     ),
@@ -93,7 +89,6 @@ BACKENDS: dict[str, BackendSpec] = {
         "FakeBackend",
         "deterministic answers without a model (hash, first, table:FILE), for tests and dry runs",
         torchrun=True,
-        overlap=True,  # so the tests exercise the threaded path
         default_model="hash",
     ),
 }

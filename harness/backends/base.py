@@ -169,3 +169,6 @@ class LocalModel:
     default_scoring = "letter"
     scoring_via: Mapping[str, str] = {}
     scoring_modes: tuple[str, ...] = ALL_MODES
+    # Whether its loop runs in a thread of its own, one step ahead of the records (harness.core.pipeline):
+    # worth it where an accelerator would otherwise wait for the host; on a CPU both share the same cores.
+    overlap = False

@@ -52,6 +52,7 @@ class CachedBackend:
         self.default_scoring = inner.default_scoring
         self.scoring_via: Mapping[str, str] = inner.scoring_via
         self.scoring_modes = offered_modes(inner)
+        self.overlap = bool(getattr(inner, "overlap", False))
         self.path = path
         self.db = self._connect(path)
         self._model = json.dumps({"backend": inner.name, "model": inner.fingerprint()}, sort_keys=True, default=str)

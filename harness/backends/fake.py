@@ -41,6 +41,7 @@ class FakeBackend(LocalModel):
     """Rule- or table-driven answers; see the module docstring."""
 
     name = "fake"
+    overlap = True  # as hf on a GPU: the tests run the threaded pipeline (harness.core.pipeline)
 
     def __init__(self, model: str = "hash", *, delay: float = 0.0, calls_file: str | None = None) -> None:
         """Parse the rule; a table is read once here."""

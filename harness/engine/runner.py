@@ -247,11 +247,11 @@ def _records(
 ) -> Iterator[dict[str, Any]]:
     """The backend's results for this task as records, in the order they complete.
 
-    A backend whose spec says `overlap` runs its loop one step ahead in a thread of its own
-    (harness.core.pipeline): its next forward runs while these records, their metrics and the
+    A backend that says `overlap` (hf on an accelerator) runs its loop one step ahead in a thread of
+    its own (harness.core.pipeline): its next forward runs while these records, their metrics and the
     store write are made here.
     """
-    overlap = backend_spec(config.backend).overlap
+    overlap = bool(getattr(backend, "overlap", False))
     if task.scoring in ("letter", "cloze"):
         choices = [r for r in requests if isinstance(r, ChoiceRequest)]
         scored = backend.score_choices(choices)

@@ -13,7 +13,6 @@ Scheduling (all of a task's pending requests arrive at once):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -75,6 +74,9 @@ class HFBackend(LocalModel):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.device = next(self.model.parameters()).device
         on_gpu = self.device.type == "cuda"
+        # On an accelerator the next forward runs while the host records the last results; on the CPU the
+        # two would share the cores, and the thread hand-offs cost host time (benchmarks/host_overhead.py).
+        self.overlap = self.device.type != "cpu"
         if batch_size == "auto":
             # CPU: a fixed budget (an OOM there kills the process); GPU: probe from a large one, down and up.
             self.budget = Budget(GPU_TOKEN_BUDGET if on_gpu else CPU_TOKEN_BUDGET, adaptive=on_gpu)
@@ -193,8 +195,8 @@ def _prefix_groups(requests: Sequence[ChoiceRequest]) -> list[list[int]]:
 
     Requests in one group share a long token prefix, which the scorer computes once per group.
     """
-    groups: dict[str, list[int]] = {}
+    groups: dict[tuple[object, ...], list[int]] = {}
     for i, req in enumerate(requests):
-        key = json.dumps([req.messages[:-1], req.chat_template, req.answer_prefix, req.target_delimiter], ensure_ascii=False)
-        groups.setdefault(key, []).append(i)
+        turns = tuple((m["role"], m["content"]) for m in req.messages[:-1])
+        groups.setdefault((turns, req.chat_template, req.answer_prefix, req.target_delimiter), []).append(i)
     return list(groups.values())
