@@ -26,6 +26,11 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cmp.add_argument("--seed", type=whole(0), default=0, help="seed of the paired bootstrap")
     cmp.add_argument("--skip-changed", action="store_true", help="compare the samples that are the same question, leave out changed ones")
     cmp.add_argument("--allow-missing-tasks", action="store_true", help="a task missing from a new run does not fail the gate")
+    cmp.add_argument(
+        "--require-power",
+        action="store_true",
+        help="exit 1 when a headline row cannot detect a drop of --min-delta with 80%% power (too few samples to tell)",
+    )
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -34,9 +39,11 @@ def run(ns: argparse.Namespace) -> int:
 
     comparison = compare_runs(ns.base, ns.new, alpha=ns.alpha, min_delta=ns.min_delta, seed=ns.seed, skip_changed=ns.skip_changed)
     sys.stdout.write(render_compare(comparison, ns.format, alpha=ns.alpha, min_delta=ns.min_delta))
-    if not ns.fail_on_regression:
+    if not (ns.fail_on_regression or ns.require_power):
         return 0
-    reasons = comparison.gate_reasons(allow_missing_tasks=ns.allow_missing_tasks)
+    reasons = comparison.gate_reasons(allow_missing_tasks=ns.allow_missing_tasks, require_power=ns.require_power)
+    if not ns.fail_on_regression:  # --require-power alone gates on power only
+        reasons = comparison.underpowered()
     if reasons:  # the headline names every reason the gate failed
         print(f"gate failed: {'; '.join(reasons)}", file=sys.stderr)
         return RESULT_SAYS_NO

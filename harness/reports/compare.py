@@ -4,12 +4,20 @@ For every task, metric and subset (plus OVERALL, pooled, when a task has several
 runs are compared on the samples both hold (matched by sample key); samples present in only one
 run are counted and reported, never silently dropped. A row is a regression when the metric drops
 by at least `min_delta` with p < `alpha`, an improvement when it rises likewise.
+
+Every row also says what it could have seen: `mde`, the smallest difference its test detects with
+80% power at its n and alpha (harness.metrics.power). Where a headline row (OVERALL, or a task's only
+subset) cannot see a drop of `min_delta`, the comparison says so in one line per row ("n=12 can only
+detect drops >= 0.58; add samples"), and `--require-power` fails the gate on it: "0 regressions" on
+such a set means "too small to tell", not "no regression".
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -17,6 +25,7 @@ from typing import Any
 
 from harness.core.errors import UserError
 from harness.metrics.paired import paired_compare
+from harness.metrics.power import bootstrap_mde, mcnemar_mde
 from harness.reports.scores import describe_run, run_label
 from harness.reports.tables import Column, Table
 from harness.runs.results_file import load_results
@@ -42,6 +51,7 @@ class CompareRow:
     p_value: float
     test: str
     verdict: str
+    mde: float = math.nan  # smallest difference this row's test detects with 80% power; nan: no variation to tell
 
 
 def _label(run_dir: Path) -> str:
@@ -63,19 +73,32 @@ class Comparison:
     runs: list[tuple[str, str]] = field(default_factory=list)  # (label, what the run is), the base first
     pairs: dict[str, int] = field(default_factory=dict)  # "label: task/metric" -> pairs compared
     unmeasured: list[str] = field(default_factory=list)  # metrics of the base with no pair in a new run, and why
+    min_delta: float = 0.01
 
-    def gate_reasons(self, *, allow_missing_tasks: bool = False) -> list[str]:
+    def underpowered(self) -> list[str]:
+        """One line per headline row (OVERALL, or a task's only subset) that cannot detect a drop of `min_delta`."""
+        single = {(r.run, r.task) for r in self.rows if r.subset == "OVERALL"}
+        lines = []
+        for r in self.rows:
+            if (r.subset == "OVERALL" or (r.run, r.task) not in single) and not r.mde <= self.min_delta:
+                seen = "no variation to size a drop from" if math.isnan(r.mde) else f"can only detect drops >= {r.mde:.2g}"
+                lines.append(f"{r.run}: {r.task}/{r.metric} {r.subset}: n={r.n} {seen} (min delta {self.min_delta:g}); add samples")
+        return lines
+
+    def gate_reasons(self, *, allow_missing_tasks: bool = False, require_power: bool = False) -> list[str]:
         """Every reason the regression gate fails; empty when it passes. A gate never passes on nothing compared."""
         reasons = [f"{r.run}: {r.task}/{r.metric} {r.subset} dropped {r.delta:+.4f} (p = {r.p_value:.3g})" for r in self.rows
                    if r.verdict == "regression"]  # fmt: skip
         reasons += self.unmeasured
         if self.missing_tasks and not allow_missing_tasks:
             reasons += [f"{label}: task {task} is missing (pass --allow-missing-tasks to allow it)" for label, task in self.missing_tasks]
+        if require_power:
+            reasons += self.underpowered()
         return reasons
 
-    def failed_gate(self, *, allow_missing_tasks: bool = False) -> bool:
-        """A regression, a metric of the base with nothing compared, or a missing task (unless allowed)."""
-        return bool(self.gate_reasons(allow_missing_tasks=allow_missing_tasks))
+    def failed_gate(self, *, allow_missing_tasks: bool = False, require_power: bool = False) -> bool:
+        """A regression, a metric of the base with nothing compared, a missing task (unless allowed), an underpowered row (if required)."""
+        return bool(self.gate_reasons(allow_missing_tasks=allow_missing_tasks, require_power=require_power))
 
 
 def _pair(
@@ -130,7 +153,7 @@ def compare_runs(
     base = load_samples(base_dir)
     if not base:
         raise UserError(f"{base_dir}: the base run holds no samples; nothing to compare")
-    result = Comparison([], [], [], runs=[(f"Base {_label(base_dir)}", describe_run(base_results, base_dir))])
+    result = Comparison([], [], [], runs=[(f"Base {_label(base_dir)}", describe_run(base_results, base_dir))], min_delta=min_delta)
     base_tasks = list(dict.fromkeys([*base_results["tasks"], *(r["task"] for r in base.values())]))
     for new_dir in new_dirs:
         new_results = load_results(new_dir)
@@ -217,16 +240,45 @@ def _rows(
         verdict = ("regression" if res.delta < 0 else "improvement") if significant else "-"
         rows.append(
             CompareRow(
-                label, task, metric, subset, res.n, res.base, res.new, res.delta, res.ci_low, res.ci_high, res.p_value, res.test, verdict
+                label,
+                task,
+                metric,
+                subset,
+                res.n,
+                res.base,
+                res.new,
+                res.delta,
+                res.ci_low,
+                res.ci_high,
+                res.p_value,
+                res.test,
+                verdict,
+                mde=_mde(x, y, res.test, alpha),
             )
         )
     return rows
 
 
+def _mde(x: list[float], y: list[float], test: str, alpha: float) -> float:
+    """The smallest difference this row's test detects with 80% power at its n (harness.metrics.power).
+
+    McNemar: at the discordance the two runs show. Bootstrap: at the spread of the per-sample
+    differences, or, when the runs agree on every sample, at the spread two independent runs
+    with these scores would show; nan when there is no spread at all to size from.
+    """
+    n = len(x)
+    if test == "mcnemar":
+        return mcnemar_mde(n, sum(a != b for a, b in zip(x, y, strict=True)) / n, alpha)
+    sd = statistics.pstdev([b - a for a, b in zip(x, y, strict=True)]) if n > 1 else 0.0
+    if sd == 0.0 and n > 1:
+        sd = math.sqrt(statistics.pvariance(x) + statistics.pvariance(y))
+    return bootstrap_mde(n, sd, alpha) if sd > 0 else math.nan
+
+
 _COLUMNS = [
     Column("Run", drop=4), Column("Dataset"), Column("Metric"), Column("Subset"), Column("Num", numeric=True),
     Column("Base", numeric=True), Column("New", numeric=True), Column("Delta", numeric=True), Column("95% CI", numeric=True, drop=2),
-    Column("p", numeric=True, drop=1), Column("Verdict"),
+    Column("p", numeric=True, drop=1), Column("MDE", numeric=True, drop=3), Column("Verdict"),
 ]  # fmt: skip
 
 
@@ -234,8 +286,12 @@ def _cells(r: CompareRow) -> list[str]:
     mark = {"regression": "🔻 regression", "improvement": "🔺 improvement"}.get(r.verdict, "-")
     return [
         r.run, r.task, r.metric, r.subset, str(r.n), f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}",
-        f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]", f"{r.p_value:.3g} ({r.test})", mark,
+        f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]", f"{r.p_value:.3g} ({r.test})", _mde_cell(r.mde, 4), mark,
     ]  # fmt: skip
+
+
+def _mde_cell(mde: float, digits: int) -> str:
+    return "n/a" if math.isnan(mde) else f"{mde:.{digits}f}"
 
 
 # The terminal table keeps what a reviewer decides on (metric, delta, interval, p, verdict) at 80 columns by
@@ -244,7 +300,7 @@ def _cells(r: CompareRow) -> list[str]:
 _TERMINAL_COLUMNS = [
     Column("Run", drop=5), Column("Metric"), Column("Subset"), Column("Num", numeric=True, drop=3), Column("Base", numeric=True, drop=2),
     Column("New", numeric=True, drop=2), Column("Delta", numeric=True), Column("95% CI", numeric=True), Column("p", numeric=True),
-    Column("Verdict"),
+    Column("MDE", numeric=True, drop=1), Column("Verdict"),
 ]  # fmt: skip
 
 
@@ -252,8 +308,14 @@ def _terminal_cells(r: CompareRow) -> list[str]:
     task = r.task.removeprefix("general_")
     return [
         r.run, f"{task}/{r.metric}", r.subset, str(r.n), f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}",
-        f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]", f"{r.p_value:.2g}", r.verdict,
+        f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]", f"{r.p_value:.2g}", _mde_cell(r.mde, 3), r.verdict,
     ]  # fmt: skip
+
+
+def _json_row(r: CompareRow) -> dict[str, Any]:
+    row = asdict(r)
+    row["mde"] = None if math.isnan(r.mde) else r.mde  # JSON has no NaN
+    return row
 
 
 def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta: float) -> str:
@@ -264,14 +326,17 @@ def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta:
     missing = f", {len(comparison.missing_tasks)} missing task(s)" if comparison.missing_tasks else ""
     unmeasured = f", {len(comparison.unmeasured)} metric(s) with nothing compared" if comparison.unmeasured else ""
     summary = f"{regressions} regression(s), {improvements} improvement(s){missing}{unmeasured} (alpha {alpha}, min delta {min_delta})"
-    notes = [*notes, *comparison.unmeasured]
+    underpowered = comparison.underpowered()
+    power = [f"MDE: the smallest difference each row's test detects with 80% power at its n and alpha {alpha}"]
+    notes = [*notes, *comparison.unmeasured, *underpowered]
     if fmt == "json":
-        body = {"runs": dict(comparison.runs), "rows": [asdict(r) for r in rows], "notes": notes, "pairs": comparison.pairs,
-                "missing_tasks": comparison.missing_tasks, "unmeasured": comparison.unmeasured, "summary": summary}  # fmt: skip
+        body = {"runs": dict(comparison.runs), "rows": [_json_row(r) for r in rows], "notes": notes, "pairs": comparison.pairs,
+                "missing_tasks": comparison.missing_tasks, "unmeasured": comparison.unmeasured, "underpowered": underpowered,
+                "summary": summary}  # fmt: skip
         return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
     preamble = [f"{label}: {description}" for label, description in comparison.runs]
     columns = [replace(c, name=f"{100 * (1 - alpha):g}% CI") if c.name == "95% CI" else c for c in _COLUMNS]
-    table = Table(columns, [_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble, notes=notes)
+    table = Table(columns, [_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble, notes=[*notes, *power])
     if fmt == "md":
         table.preamble = [f"**{summary}**", "", *(f"- {line}" for line in preamble)]
         return table.markdown()
@@ -282,6 +347,6 @@ def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta:
         tests = sorted({r.test for r in rows})
         legend = [f"p: {' or '.join(tests)} (the interval is that test's)"] if tests else []
         table = Table(columns, [_terminal_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble,
-                      notes=[summary, *notes, *legend])  # fmt: skip
+                      notes=[summary, *notes, *legend, *power])  # fmt: skip
         return table.terminal()
     raise UserError(f"unknown format {fmt!r} (use table, md or json)")

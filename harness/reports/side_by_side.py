@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UserError
-from harness.reports.compare import paired_rows
+from harness.reports.compare import Comparison, paired_rows
 from harness.reports.scores import MIN_N, describe_run, fold_rows
 from harness.reports.tables import Column, Table
 from harness.runs.results_file import Results, ScoreRow, load_results
@@ -135,4 +135,6 @@ def side_by_side(run_dirs: list[Path], *, detail: str = "subset", min_n: int = M
                 continue
             result.notes += pair_notes
             result.paired[run.label] = {(r.task, r.metric, r.subset): (r.delta, r.p_value) for r in rows}
+            # What the paired test could not have seen (harness compare's power line, at its default min delta).
+            result.notes += Comparison(rows, [], []).underpowered()
     return result
