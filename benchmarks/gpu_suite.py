@@ -70,18 +70,23 @@ def timed(fn: Callable[[], object], device: str) -> float:
     return time.perf_counter() - start
 
 
+def left_padded(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows left-padded to one width, and their attention mask."""
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), pad)
+    mask = torch.zeros_like(ids)
+    for row, seq in enumerate(rows):
+        ids[row, width - len(seq) :] = torch.tensor(seq)
+        mask[row, width - len(seq) :] = 1
+    return ids, mask
+
+
 def plain_last_position(model: Any, sequences: list[list[int]], batch: int, pad: int) -> None:
     """Left-padded batches sorted by length, logits at the last position only: the fastest straightforward scorer."""
     order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
     with torch.inference_mode():
         for start in range(0, len(order), batch):
-            part = [sequences[i] for i in order[start : start + batch]]
-            width = max(map(len, part))
-            ids = torch.full((len(part), width), pad)
-            mask = torch.zeros_like(ids)
-            for row, seq in enumerate(part):
-                ids[row, width - len(seq) :] = torch.tensor(seq)
-                mask[row, width - len(seq) :] = 1
+            ids, mask = left_padded([sequences[i] for i in order[start : start + batch]], pad)
             model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device), logits_to_keep=1).logits.float().log_softmax(-1)
 
 
@@ -99,13 +104,8 @@ def plain_cloze(model: Any, sequences: list[tuple[list[int], list[int]]], batch:
     with torch.inference_mode():
         for start in range(0, len(order), batch):
             part = [sequences[i] for i in order[start : start + batch]]
-            rows = [ctx + cont for ctx, cont in part]
-            width = max(map(len, rows))
-            ids = torch.full((len(rows), width), pad)
-            mask = torch.zeros_like(ids)
-            for row, seq in enumerate(rows):
-                ids[row, width - len(seq) :] = torch.tensor(seq)
-                mask[row, width - len(seq) :] = 1
+            ids, mask = left_padded([ctx + cont for ctx, cont in part], pad)
+            width = ids.shape[1]
             logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
             for row, (_, cont) in enumerate(part):
                 lp = logits[row, width - len(cont) - 1 : width - 1].float().log_softmax(-1)

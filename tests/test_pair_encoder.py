@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from harness.backends.base import ChoiceRequest  # noqa: E402
-from harness.backends.prompting import chat_mode, encode_many, join_continuation, render_context  # noqa: E402
+from harness.backends.prompting import PairEncoder, chat_mode, encode_many, join_continuation, render_context  # noqa: E402
 from harness.tasks import UserError  # noqa: E402
 
 CHATML = (
@@ -111,7 +111,8 @@ def test_each_text_is_tokenized_once(tokenizer, monkeypatch):
     got = encode_many(tokenizer, reqs)
     monkeypatch.undo()
     assert [(ctx, conts) for _, ctx, conts in got] == [whole_split(tokenizer, r) for r in reqs]
-    assert len(seen) == len(set(seen)) and len(seen) <= 200 + 1 + 1 + 4
+    # Each context's own part once, the shared head once, the cue tail once, cue + each letter once, and the check texts.
+    assert len(seen) == len(set(seen)) and len(seen) <= 200 + 1 + 1 + 4 + PairEncoder.CALIBRATE
     per_question = sum(len(t) for t in seen) / 200
     context = render_context(tokenizer, reqs[0].messages, chat=True, answer_prefix="ANSWER:")
     assert per_question < 0.5 * len(context)  # the shared system turn is not tokenized again per question
@@ -149,3 +150,17 @@ def test_a_continuation_merging_into_a_word_tail_is_refused(tokenizer, chat):
             else:
                 check(tokenizer, [req])
     assert merged, "the tiny tokenizer merged no split; adjust CORPUS"
+
+
+def test_a_shared_head_split_that_changes_whole_text_ids_is_not_used(tokenizer):
+    texts = ["Answer: which planet " + q for q in ("is largest?", "has rings?", "is red?")]
+    encoder = PairEncoder(tokenizer)
+    whole = encoder.encode
+
+    def skewed(batch):  # a tokenizer whose ids depend on where a text starts: the split would be wrong for it
+        return [ids + [0] if text.startswith("Answer") else ids for text, ids in zip(batch, whole(batch), strict=True)]
+
+    encoder.encode = skewed
+    assert encoder.contexts(texts) == skewed(texts)
+    encoder.encode = whole
+    assert encoder.contexts(texts) == whole(texts)  # and with the real tokenizer the split is used and exact

@@ -108,7 +108,7 @@ _WORD_START = re.compile(r"(?<=\S) (?=[^\W\d_])")
 class PairEncoder:
     """Token ids of contexts and of continuations after them, as whole-text tokenization gives them, each text tokenized once.
 
-    Two splits, each checked on every text it is used for, with whole-text tokenization otherwise:
+    Three splits, with whole-text tokenization wherever their check fails:
 
     - At a special token (`<|im_start|>`, ...). A tokenizer cuts its input at added special tokens
       before anything else and tokenizes each piece on its own, so tokens(A + B) = tokens(A) + the
@@ -120,9 +120,13 @@ class PairEncoder:
       only the last pre-tokens, so the continuation's ids follow the tail's in tokens(tail + continuation).
       Used only where tokens(tail) equal the context's last ids and tokens(tail + continuation) starts
       with them; a continuation that merges into the context falls back to lm-eval's whole tokenization.
+    - The text every context of a call shares (an instruction, plain few-shot examples) up to its
+      last word start, tokenized once, by the same property; used for a call when the first
+      `CALIBRATE` contexts tokenized whole give the same ids, else the special-token split.
     """
 
     MAX_TAIL = 256
+    CALIBRATE = 8  # contexts tokenized whole to check a shared head split at a word start
 
     def __init__(self, tokenizer: Any) -> None:
         """Finds the special tokens that split text exactly: not stripping neighbours, not normalized."""
@@ -142,8 +146,16 @@ class PairEncoder:
         return found if found[0] >= 0 else None
 
     def contexts(self, texts: Sequence[str]) -> list[list[int]]:
-        """Context ids; the part every context shares, up to its last special token, tokenized once."""
+        """Context ids; the part every context shares, up to its last word start or special token, tokenized once."""
         shared = os.path.commonprefix(list(texts)) if len(texts) > 1 else ""
+        starts = [m.start() for m in _WORD_START.finditer(shared)]
+        if starts and starts[-1] > 0:
+            # Split at the shared text's last word start; used when the first texts tokenize whole to the same ids.
+            (head,) = self.encode([shared[: starts[-1]]])
+            split = [head + rest for rest in self.encode([t[starts[-1] :] for t in texts])]
+            probe = min(len(texts), self.CALIBRATE)
+            if self.encode(texts[:probe]) == split[:probe]:
+                return split
         cut = self._last_hard(shared)
         if cut is None or cut[0] == 0:
             return self.encode(texts)
