@@ -89,7 +89,7 @@ class HFBackend(LocalModel):
             raise UserError(f"batch size {batch_size!r}: use a positive integer or auto")
         self.scorer = ChoiceScorer(self.model, self.budget)
         self.scorer.reuse_prefix = reuse_prefix
-        # Contexts `check_lengths` rendered, by request identity, so `score_choices` need not render them again.
+        # Contexts `check_lengths` rendered, by request identity, until `score_choices` takes them (no second render).
         self._rendered: dict[int, tuple[ChoiceRequest, str]] = {}
 
     def _kv_token_budget(self, on_gpu: bool) -> int:
@@ -123,7 +123,6 @@ class HFBackend(LocalModel):
         if window is None:
             return None
         suspects: list[tuple[int, str, int]] = []
-        self._rendered.clear()
         for i, req in enumerate(requests):
             chat = chat_mode(self.tokenizer, req.chat_template)
             if isinstance(req, ChoiceRequest):
@@ -155,11 +154,10 @@ class HFBackend(LocalModel):
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> Iterator[tuple[int, ChoiceResult]]:
         """Summed log-probabilities per continuation (see `harness.backends.base`), batch by batch."""
-        rendered, self._rendered = self._rendered, {}
         for group in _prefix_groups(requests):
             encoded, contexts = [], []
             mine = [requests[i] for i in group]
-            known = [_rendered_context(rendered, req) for req in mine]
+            known = [_rendered_context(self._rendered, req) for req in mine]
             for req, (context, ctx, conts) in zip(mine, encode_many(self.tokenizer, mine, known), strict=True):
                 if req.truncate_to is not None:
                     ctx = ctx[-req.truncate_to :]
@@ -185,8 +183,11 @@ class HFBackend(LocalModel):
 
 
 def _rendered_context(rendered: dict[int, tuple[ChoiceRequest, str]], req: ChoiceRequest) -> str | None:
-    """The context `check_lengths` rendered for this very request object, if any."""
-    known = rendered.get(id(req))
+    """The context `check_lengths` rendered for this very request object, if any (taken: each is used once).
+
+    The engine checks every task's lengths before scoring any, so entries of several tasks wait here.
+    """
+    known = rendered.pop(id(req), None)
     return known[1] if known is not None and known[0] is req else None
 
 
