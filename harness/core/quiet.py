@@ -36,6 +36,8 @@ LIBRARY_LOGGERS = (
     "filelock",
     "jieba",
     "vllm",
+    "evaluate",
+    "datasets",
 )
 _ENV = {
     "TRANSFORMERS_VERBOSITY": "error",

@@ -23,6 +23,7 @@ from harness.core import provenance
 from harness.engine.config import EvalConfig
 from harness.engine.judge import parse_judge_args
 from harness.engine.plan import TaskPlan
+from harness.metrics.hf_evaluate import is_evaluate, load_module
 
 __all__ = ["NOT_IDENTITY", "backend_digest", "code_digest", "inputs_digest", "run_digest"]
 
@@ -47,6 +48,12 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
+def _modules(plan: TaskPlan) -> dict[str, Any]:
+    """The `evaluate:` modules a task scores with, by script hash (absent when none: older identities stay as they were)."""
+    modules = {m: load_module(m).describe() for m in plan.metrics if is_evaluate(m)}
+    return {"evaluate": modules} if modules else {}
+
+
 def inputs_digest(config: EvalConfig, plans: Sequence[TaskPlan]) -> str:
     """Everything that decides a run's prompts and scores, except the model; reads no rows."""
     settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IDENTITY}
@@ -62,6 +69,7 @@ def inputs_digest(config: EvalConfig, plans: Sequence[TaskPlan]) -> str:
                 "metrics": list(p.metrics),
                 "files": {str(f): provenance.file_sha256(f) for f in p.files},
                 "judge_template": parse_judge_args(p.name, p.args.judge_args).template_sha256 if p.args.judge_args else None,
+                **_modules(p),
             }
             for p in plans
         },

@@ -15,6 +15,7 @@ from pathlib import Path
 from harness.engine.config import EvalConfig, GenerationConfig
 from harness.engine.judge import JUDGE_METRIC, parse_judge_args
 from harness.metrics.corpus import CORPUS_METRICS
+from harness.metrics.hf_evaluate import is_evaluate, load_module
 from harness.metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
 from harness.tasks import EXAMPLE_DATA, DatasetArgs, LoadedTask, Sample, UserError, get_task, parse_dataset_args
 from harness.tasks.registry import EXAMPLE_ARGS
@@ -84,9 +85,11 @@ def plan_tasks(config: EvalConfig, default_scoring: str, offered: Collection[str
             scoring = "generate"
             metrics = args.metrics or DEFAULT_QA_METRICS
             known = (*QA_METRICS, *CORPUS_METRICS, JUDGE_METRIC)
-            unknown = [m for m in metrics if m not in known]
+            unknown = [m for m in metrics if m not in known and not is_evaluate(m)]
             if unknown:
-                raise UserError(f"{name}: unknown metric {unknown[0]!r} (known: {', '.join(known)})")
+                raise UserError(f"{name}: unknown metric {unknown[0]!r} (known: {', '.join(known)}, evaluate:NAME_OR_PATH)")
+            for metric in filter(is_evaluate, metrics):
+                load_module(metric)  # a module that is missing offline or broken surfaces before any work
             if (JUDGE_METRIC in metrics) != (args.judge_args is not None):
                 raise UserError(f'{name}: the "judge" metric and dataset arg judge_args go together: give both or neither')
             if args.judge_args is not None:

@@ -18,8 +18,9 @@ from harness.backends.base import Backend
 from harness.core import provenance
 from harness.engine.config import EvalConfig
 from harness.engine.plan import PreparedTask
+from harness.metrics.hf_evaluate import is_evaluate
 from harness.runs.results_file import SCHEMA_VERSION, Results, ScoreRow
-from harness.runs.score_rows import ScoreAccumulator, corpus_rows
+from harness.runs.score_rows import ScoreAccumulator, corpus_rows, evaluate_rows
 
 __all__ = ["ResultsBuilder"]
 
@@ -60,15 +61,18 @@ class ResultsBuilder:
         self.prompt_tokens += int(tokens.get("prompt", 0))
         self.completion_tokens += int(tokens.get("completion", 0))
 
-    def _corpus_rows(self, task: PreparedTask, scores: list[ScoreRow], seed: int) -> dict[str, str]:
-        """Corpus BLEU / chrF rows of a task, added to `scores`; returns their sacrebleu signatures."""
+    def _corpus_rows(self, task: PreparedTask, scores: list[ScoreRow], seed: int) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """Corpus rows of a task (sacrebleu BLEU / chrF, `evaluate:` modules), added to `scores`; returns what identifies each."""
         signatures: dict[str, str] = {}
+        modules: dict[str, dict[str, str]] = {}
+        pairs = self._pairs.get(task.name, {})
         for metric in self._corpus_metrics.get(task.name, ()):
-            rows, signatures[metric] = corpus_rows(
-                task.name, metric, self._pairs.get(task.name, {}), tokenize=task.args.sacrebleu_tokenize, seed=seed
-            )
+            if is_evaluate(metric):
+                rows, modules[metric] = evaluate_rows(task.name, metric, pairs, seed=seed)
+            else:
+                rows, signatures[metric] = corpus_rows(task.name, metric, pairs, tokenize=task.args.sacrebleu_tokenize, seed=seed)
             scores.extend(rows)
-        return signatures
+        return signatures, modules
 
     def build(self, config: EvalConfig, tasks: Sequence[PreparedTask], backend: Backend, *, started: str, seconds: float) -> Results:
         """The whole results.json."""
@@ -76,7 +80,7 @@ class ResultsBuilder:
         task_info: dict[str, Any] = {}
         for task in tasks:
             scores.extend(self._scores[task.name].rows(task.name, config.seed))
-            signatures = self._corpus_rows(task, scores, config.seed)
+            signatures, modules = self._corpus_rows(task, scores, config.seed)
             counts = self._counts[task.name]
             task_info[task.name] = {
                 "version": task.version,
@@ -97,6 +101,8 @@ class ResultsBuilder:
             }
             if signatures:
                 task_info[task.name]["sacrebleu"] = signatures
+            if modules:
+                task_info[task.name]["evaluate"] = modules
             if task.name in self._judges:
                 task_info[task.name]["judge"] = self._judges[task.name]
                 task_info[task.name]["judge_failed"] = counts["judge_failed"]

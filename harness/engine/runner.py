@@ -32,6 +32,7 @@ from harness.engine.plan import PreparedTask, TaskPlan, load_task, plan_tasks, p
 from harness.engine.records import choice_request, generate_request, record_choice, record_generation
 from harness.engine.results import ResultsBuilder
 from harness.metrics.corpus import CORPUS_METRICS
+from harness.metrics.hf_evaluate import is_evaluate
 from harness.runs.results_file import Results
 from harness.runs.store import FinishedRun, RunStore, finished_run
 from harness.tasks import Sample, UserError
@@ -117,7 +118,7 @@ def evaluate(
                     _judge_task(task, judges[task.name], store, progress)
             if not group.is_main:
                 return RunResult(run_dir, {}, main=False)
-            corpus = {t.name: tuple(m for m in t.metrics if m in CORPUS_METRICS) for t in tasks}
+            corpus = {t.name: tuple(m for m in t.metrics if m in CORPUS_METRICS or is_evaluate(m)) for t in tasks}
             builder = ResultsBuilder(corpus, {name: judge.describe() for name, judge in judges.items()})
             store.finalize((s.key for t in tasks for s in t.loaded.samples), builder.add)
             results = builder.build(config, tasks, backend, started=started, seconds=time.perf_counter() - t0)

@@ -8,9 +8,10 @@ from typing import Any
 
 from harness.core.errors import UserError
 from harness.metrics.corpus import CORPUS_METRICS
+from harness.metrics.hf_evaluate import is_evaluate, load_module
 from harness.metrics.qa import QA_METRICS, score_pair
 from harness.runs.results_file import Results
-from harness.runs.score_rows import corpus_rows, score_rows
+from harness.runs.score_rows import corpus_rows, evaluate_rows, score_rows
 from harness.tasks.errors import DataError
 from harness.tasks.files import read_jsonl
 
@@ -20,9 +21,11 @@ __all__ = ["score_pairs_file"]
 def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[Results, list[dict[str, Any]]]:
     """Score every line; returns (results in run format, per-line records with their scores)."""
     known = (*QA_METRICS, *CORPUS_METRICS)
-    unknown = [m for m in metrics if m not in known]
+    unknown = [m for m in metrics if m not in known and not is_evaluate(m)]
     if unknown:
-        raise UserError(f"unknown metric {unknown[0]!r} (known: {', '.join(known)})")
+        raise UserError(f"unknown metric {unknown[0]!r} (known: {', '.join(known)}, evaluate:NAME_OR_PATH)")
+    for metric in filter(is_evaluate, metrics):
+        load_module(metric)  # missing or broken: one line before any line is read
     per_sample = [m for m in metrics if m in QA_METRICS]
     records = []
     for rec in read_jsonl(path, exact_numbers=False):
@@ -50,6 +53,9 @@ def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[Res
         pairs.setdefault(line["subset"], []).append(("" if line["prediction"] is None else str(line["prediction"]), str(line["reference"])))
     for metric in (m for m in metrics if m in CORPUS_METRICS):
         corpus, info.setdefault("sacrebleu", {})[metric] = corpus_rows("score", metric, pairs, seed=seed)
+        rows.extend(corpus)
+    for metric in filter(is_evaluate, metrics):
+        corpus, info.setdefault("evaluate", {})[metric] = evaluate_rows("score", metric, pairs, seed=seed)
         rows.extend(corpus)
     results: Results = {"model": {"name": path.name}, "tasks": {"score": info}, "scores": rows}
     per_line = [{k: v for k, v in r.items() if k != "scores"} for r in records]
