@@ -105,7 +105,7 @@ def _load(spec: str, stamp: tuple[int, int] | None) -> EvaluateModule:
                 module = evaluate.load(target, download_config=DownloadConfig(local_files_only=True))
     except FileNotFoundError:
         if local.suffix == ".py" or target.startswith((".", "/", "~")):
-            raise UserError(f"{spec}: no metric script at {local} (a name.py file, or a folder holding name/name.py); fix the path") from None
+            raise UserError(f"{spec}: no metric script at {local} (a name.py file, or a folder with name/name.py); fix the path") from None
         raise UserError(f"{spec}: not in the local cache (runs never download metric modules); {fetch}") from None
     except Exception as exc:  # a broken script: its own error, on one line
         first = " ".join(str(exc).split())[:200]

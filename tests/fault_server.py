@@ -55,6 +55,9 @@ class FaultServer:
     stream_tokens: int = 20
     leak: str | None = None
     stream_mode: str = ""  # hostile streams: error_event, negative_usage, no_done, trickle (one byte per trickle_seconds)
+    cold_seconds: float = 0.0  # added to the first streamed request's TTFT (a cold start that warm-up absorbs)
+    reasoning_tokens: int = 0  # the first tokens of each streamed reply arrive as reasoning_content
+    stream_payloads: list[dict[str, Any]] = field(default_factory=list)
     trickle_seconds: float = 0.5
     echo_headers: bool = False  # replies quote the request's Authorization header, as a careless proxy does
     in_flight: int = 0
@@ -159,7 +162,8 @@ class FaultServer:
             await asyncio.sleep(self.latency)
             payload = json.loads(body)
             if payload.get("stream"):
-                return await self._stream(writer)
+                self.stream_payloads.append(payload)
+                return await self._stream(writer, completions=path.endswith("/completions") and "chat" not in path)
             if self.stream_mode == "trickle":  # an answer whose body never ends: each read gets a byte in time
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
                 return await self._trickle(writer)
@@ -215,7 +219,7 @@ class FaultServer:
             return {"choices": [{"index": 0, "message": {"role": "assistant", "content": "A"}, "logprobs": None}], "usage": usage}
         return {"choices": [{"index": 0, "message": {"role": "assistant", "content": f"reply to: {question}"}}], "usage": usage}
 
-    async def _stream(self, writer: asyncio.StreamWriter) -> bool:
+    async def _stream(self, writer: asyncio.StreamWriter, completions: bool = False) -> bool:
         """A streamed chat completion (server-sent events, chunked): the first token after `stream_ttft`, then one per `stream_tpot`."""
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n")
 
@@ -231,11 +235,15 @@ class FaultServer:
             return True
         if self.stream_mode == "trickle":
             return await self._trickle(writer)
-        await asyncio.sleep(self.stream_ttft)
+        cold, self.cold_seconds = self.cold_seconds, 0.0
+        await asyncio.sleep(self.stream_ttft + cold)
         for i in range(self.stream_tokens):
             if i:
                 await asyncio.sleep(self.stream_tpot)
-            event({"choices": [{"index": 0, "delta": {"content": f"tok{i} "}}]})
+            if completions:
+                event({"choices": [{"index": 0, "text": f"tok{i} "}]})
+            else:
+                event({"choices": [{"index": 0, "delta": {"reasoning_content" if i < self.reasoning_tokens else "content": f"tok{i} "}}]})
             await writer.drain()
         tokens = -self.stream_tokens if self.stream_mode == "negative_usage" else self.stream_tokens
         event({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": tokens}})

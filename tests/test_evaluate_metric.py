@@ -117,7 +117,9 @@ def test_missing_offline_is_one_line_exit_2(tmp_path, capsys, monkeypatch, modul
 def test_a_module_that_cannot_take_strings_is_refused_before_work(tmp_path, capsys):
     broken = tmp_path / "needs_ints"
     broken.mkdir()
-    (broken / "needs_ints.py").write_text((MODULE / "word_f1.py").read_text().replace('datasets.Value("string")', 'datasets.Value("int32")'))
+    (broken / "needs_ints.py").write_text(
+        (MODULE / "word_f1.py").read_text().replace('datasets.Value("string")', 'datasets.Value("int32")')
+    )
     assert main([*eval_args(qa_folder(tmp_path), broken), "--run-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "compute(predictions=[str], references=[str]) failed on a probe pair" in err and len(err.strip().splitlines()) == 1

@@ -69,7 +69,7 @@ def test_a_bad_stream_is_an_error_and_exits_1(server, capsys, mode, error):
     out, err = capsys.readouterr()
     level = json.loads(out)["levels"][0]
     assert code == 1 and level["ok"] == 0 and level["errors"] == 3 and error in level["first_error"]
-    assert level["output_tokens_per_s"] >= 0 and "errors above --max-error-rate 0" in err and err.count("\n") == 1
+    assert level["output_tokens_per_s"] >= 0 and "errors above --max-error-rate 0" in err.splitlines()[-1] and err.count("error:") == 1
 
 
 def test_a_trickling_server_cannot_outlast_the_deadline(server, tmp_path, capsys):
@@ -108,3 +108,95 @@ def test_concurrency_is_a_whole_number(capsys, value):
     assert main(["perf", "--api-url", "http://127.0.0.1:9/v1", "--concurrency", value]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "whole numbers" in err
+
+
+# --- on par with evalscope perf / vllm bench serve: warm-up, ITL, records, input tokens, request shape
+
+
+def test_warmup_absorbs_a_cold_start_and_is_not_counted(tmp_path, capsys):
+    for warmup, cold_in_levels in ((1, False), (0, True)):
+        srv = FaultServer(stream_ttft=0.1, stream_tpot=0.01, stream_tokens=5, cold_seconds=1.0).start()
+        try:
+            records = tmp_path / f"records{warmup}.jsonl"
+            args = ["perf", "--api-url", srv.url, "--concurrency", "1", "--requests", "4", "--format", "json", "--warmup", str(warmup),
+                    "--records", str(records)]  # fmt: skip
+            assert main(args) == 0
+            report = json.loads(capsys.readouterr().out)
+            (level,) = report["levels"]
+            assert srv.requests == 1 + warmup + 4  # /models, the warm-up, the level
+        finally:
+            srv.stop()
+        assert report["warmup"] == warmup and level["requests"] == 4 and level["ok"] == 4
+        assert (level["ttft_ms"]["p99"] > 900) is cold_in_levels  # the 1 s cold start lands in the level only without warm-up
+        lines = [json.loads(x) for x in records.read_text().splitlines()]
+        assert [r.get("warmup", False) for r in lines] == [True] * warmup + [False] * 4
+
+
+def test_itl_records_and_token_counts_with_planted_timings(server, tmp_path, capsys):
+    records = tmp_path / "requests.jsonl"
+    args = ["perf", "--api-url", server.url, "--concurrency", "2", "--requests", "6", "--format", "json", "--records", str(records)]
+    assert main(args) == 0
+    (level,) = json.loads(capsys.readouterr().out)["levels"]
+    assert level["itl_ms"]["p50"] == pytest.approx(20, rel=0.10) and level["itl_ms"]["p90"] == pytest.approx(20, rel=0.25)
+    assert level["input_tokens"] == 6 * 5 and level["output_tokens"] == 6 * 20  # the server's usage
+    assert level["input_tokens_per_s"] == pytest.approx(30 / level["seconds"])
+    assert level["total_tokens_per_s"] == pytest.approx(150 / level["seconds"])
+    lines = [json.loads(x) for x in records.read_text().splitlines()]
+    measured = [r for r in lines if not r.get("warmup")]
+    assert len(lines) == 7 and len(measured) == 6 and sorted(r["request"] for r in measured) == list(range(6))
+    for r in measured:
+        assert r["status"] == "ok" and r["error"] is None and r["tokens_in"] == 5 and r["tokens_out"] == 20
+        times = r["token_times_ms"]
+        assert len(times) == 20 and times == sorted(times) and times[0] == r["ttft_ms"]
+        assert r["ttft_ms"] == pytest.approx(250, rel=0.10) and times[-1] - times[0] == pytest.approx(19 * 20, rel=0.10)
+        assert r["e2e_ms"] >= times[-1] and r["start_ms"] >= 0
+    # two in flight: requests start in pairs, the second pair about one request's duration later
+    starts = sorted(r["start_ms"] for r in measured)
+    assert starts[1] - starts[0] < 50 and starts[2] - starts[0] == pytest.approx(250 + 19 * 20, rel=0.15)
+    table = main(["perf", "--api-url", server.url, "--concurrency", "1", "--requests", "2", "--format", "md"])
+    assert table == 0 and "ITL p50/p90/p99 ms" in capsys.readouterr().out
+
+
+def test_request_shape_fields_reach_the_server(server, capsys):
+    args = ["perf", "--api-url", server.url, "--concurrency", "1", "--requests", "2", "--format", "md", "--max-tokens", "20",
+            "--ignore-eos", "--min-tokens", "20", "--extra-body", '{"top_k": 5, "temperature": 0.7}', "--warmup", "0"]  # fmt: skip
+    assert main(args) == 0
+    md = capsys.readouterr().out
+    for body in server.stream_payloads:
+        assert body["ignore_eos"] is True and body["min_tokens"] == 20 and body["top_k"] == 5 and body["temperature"] == 0.7
+        assert body["max_tokens"] == 20 and body["stream"] is True and body["messages"][0]["role"] == "user"
+    assert "/chat/completions, model fault-model, max_tokens 20, ignore_eos, min_tokens 20, temperature 0.7, top_k 5" in md
+
+
+def test_the_completions_endpoint(server, capsys):
+    assert (
+        main(["perf", "--api-url", server.url, "--endpoint", "completions", "--concurrency", "1", "--requests", "3", "--format", "json"])
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    (level,) = report["levels"]
+    assert report["endpoint"].endswith("/v1/completions") and level["ok"] == 3 and level["output_tokens"] == 60
+    assert level["ttft_ms"]["p50"] == pytest.approx(250, rel=0.10)
+    assert all("prompt" in body and "messages" not in body for body in server.stream_payloads)
+
+
+def test_ttft_counts_a_reasoning_models_first_token(server, capsys):
+    server.reasoning_tokens = 10  # the first half of each reply is reasoning_content
+    assert main(["perf", "--api-url", server.url, "--concurrency", "1", "--requests", "3", "--format", "json"]) == 0
+    (level,) = json.loads(capsys.readouterr().out)["levels"]
+    assert level["ttft_ms"]["p50"] == pytest.approx(250, rel=0.10)  # not 250 + 10 * 20
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--extra-body", '{"stream": false}'], "'stream' is set by perf itself"),
+        (["--extra-body", "[1]"], "expected a JSON object"),
+        (["--extra-body", "{bad"], "not JSON"),
+        (["--min-tokens", "65"], "--min-tokens 65 is above --max-tokens 64"),
+    ],
+)
+def test_bad_request_shape_flags_are_one_line(capsys, flags, says):
+    assert main(["perf", "--api-url", "http://127.0.0.1:9/v1", "--model", "m", *flags]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 from conftest import TEST_DATA
@@ -58,46 +59,13 @@ def test_greedy_generations_match_hf(engines):
 
 @pytest.fixture(scope="module")
 def served():
-    """`vllm serve` on the default model (loopback, a free port), as users start it; stopped after the module."""
+    """The OpenAI-compatible server on the default model (loopback, a free port), as users start it; stopped after the module."""
     import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
 
-    import httpx
+    from vllm_server import vllm_server
 
-    from harness.backends.default_model import resolve_alias
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    model = str(resolve_alias("smollm2-135m-instruct"))
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--dtype", "float32", "--max-model-len", "2048", "--gpu-memory-utilization", "0.3", "--seed", "0"]
-    log = open(os.environ.get("HARNESS_VLLM_SERVER_LOG", os.devnull), "w")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 420  # start-up is 50-160 s on 2 cores
-    try:
-        while True:
-            assert proc.poll() is None, f"vllm serve exited with {proc.returncode}"
-            assert time.monotonic() < deadline, "vllm serve was not ready within 420 s"
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(2)
+    with vllm_server(os.environ.get("HARNESS_VLLM_SERVER_LOG")) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.mark.parametrize("scoring", ["letter", "cloze"])
@@ -129,7 +97,6 @@ def test_api_generation_on_vllm_serve_equals_offline_vllm(engines, served):
 
 def test_a_real_judge_on_vllm_serve_scores_the_example_qa(served, tmp_path, capsys):
     """The default model judges the example QA answers (the fake backend's echoes) through `vllm serve`."""
-    import json
 
     from conftest import EXAMPLE
 
@@ -153,18 +120,18 @@ def test_a_real_judge_on_vllm_serve_scores_the_example_qa(served, tmp_path, caps
         assert row["n"] == judged and 0.0 <= row["score"] <= 1.0
 
 
-def test_perf_on_vllm_serve_two_concurrency_levels(served, tmp_path, capsys):
-    import os
+def test_perf_on_vllm_serve_with_ignore_eos_counts_what_the_server_counts(served, tmp_path, capsys):
+    import time
+
+    from vllm_server import token_counters
 
     from harness.cli.main import main
 
-    out = tmp_path / "perf.md"
-    assert (
-        main(
-            ["perf", "--api-url", served, "--concurrency", "1,4", "--requests", "8", "--max-tokens", "32", "--format", "md", "-o", str(out)]
-        )
-        == 0
-    )
+    out, records = tmp_path / "perf.md", tmp_path / "requests.jsonl"
+    before = token_counters(served)
+    args = ["perf", "--api-url", served, "--concurrency", "1,4", "--requests", "8", "--max-tokens", "32", "--ignore-eos",
+            "--format", "md", "-o", str(out), "--records", str(records)]  # fmt: skip
+    assert main(args) == 0
     text = out.read_text()
     print(text)
     rows = [line.split("|") for line in text.splitlines() if line.startswith("| concurrency")]
@@ -172,7 +139,15 @@ def test_perf_on_vllm_serve_two_concurrency_levels(served, tmp_path, capsys):
     for row in rows:
         ok, errors, rps, tps = int(row[2]), int(row[3]), float(row[4]), float(row[5])
         assert ok == 8 and errors == 0 and rps > 0 and tps > 0
-        ttft_p50, tpot_p50 = float(row[6].split("/")[0]), float(row[7].split("/")[0])
+        ttft_p50, tpot_p50 = float(row[7].split("/")[0]), float(row[8].split("/")[0])
         assert 0 < ttft_p50 < 60_000 and 0 < tpot_p50 < 5_000  # plausible on 2 CPU cores
-    if os.environ.get("HARNESS_PERF_TABLE"):
-        __import__("shutil").copy(out, os.environ["HARNESS_PERF_TABLE"])
+    lines = [json.loads(x) for x in records.read_text().splitlines()]
+    assert len(lines) == 1 + 16 and all(r["status"] == "ok" and r["tokens_out"] == 32 for r in lines)  # ignore_eos: all 32
+    deadline = time.monotonic() + 10
+    while True:  # the server's counters are updated as its engine loop logs; give them a moment
+        after = token_counters(served)
+        counted = {k: after[k] - before[k] for k in after}
+        if counted["generation"] >= sum(r["tokens_out"] for r in lines) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert counted == {"generation": sum(r["tokens_out"] for r in lines), "prompt": sum(r["tokens_in"] for r in lines)}

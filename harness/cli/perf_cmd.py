@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -34,6 +35,22 @@ def _whole_levels(text: str) -> list[int]:
     return values
 
 
+def _body(text: str) -> dict[str, object]:
+    """`--extra-body`: a JSON object of request fields; the fields perf sets itself are refused."""
+    from harness.workflows.perf import OWN_FIELDS
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc.msg} at character {exc.pos}); e.g. '{{\"top_k\": 20}}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object of request fields, got {type(value).__name__}")
+    own = sorted(set(value) & set(OWN_FIELDS))
+    if own:
+        raise argparse.ArgumentTypeError(f"{own[0]!r} is set by perf itself (use --max-tokens, --model, --endpoint); remove it")
+    return value
+
+
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """This command's flags."""
     pf = sub.add_parser("perf", help="load-test an OpenAI-compatible endpoint: throughput, TTFT, TPOT, latency", formatter_class=Help)
@@ -54,6 +71,14 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     pf.add_argument("--prompt-words", type=whole(1), default=64, metavar="N", help="words per synthetic prompt")
     pf.add_argument("--max-tokens", type=whole(1), default=64, metavar="N", help="max_tokens of each request")
+    pf.add_argument("--ignore-eos", action="store_true", help="ask the server to generate max_tokens every time (vLLM's ignore_eos)")
+    pf.add_argument("--min-tokens", type=whole(0), default=None, metavar="N", help="ask for at least N output tokens (vLLM's min_tokens)")
+    pf.add_argument("--extra-body", type=_body, default={}, metavar="JSON", help="more request fields, e.g. '{\"top_k\": 20}'")
+    pf.add_argument("--endpoint", choices=("chat", "completions"), default="chat",
+                    help="/v1/chat/completions (a chat template) or /v1/completions (the prompt as is)")  # fmt: skip
+    pf.add_argument("--warmup", type=whole(0), default=1, metavar="N", help="requests sent first and not counted")
+    pf.add_argument("--records", type=Path, default=None, metavar="FILE",
+                    help="write one JSON line per request: start, TTFT, token times, tokens in/out, status")  # fmt: skip
     pf.add_argument(
         "--timeout", type=number(0, low_open=True), default=120.0, metavar="SECONDS", help="seconds before a request counts as an error"
     )
@@ -66,14 +91,23 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(ns: argparse.Namespace) -> int:
     """Run the command; its exit code."""
-    from harness.workflows.perf import Level, load_prompts, perf_json, perf_table, run_perf
+    from harness.cli.progress import rich_progress
+    from harness.core.errors import UserError
+    from harness.workflows.perf import Level, RequestShape, load_prompts, perf_json, perf_table, run_perf
 
+    if ns.min_tokens is not None and ns.min_tokens > ns.max_tokens:
+        raise UserError(f"perf: --min-tokens {ns.min_tokens} is above --max-tokens {ns.max_tokens}; lower it")
     levels = [Level(rate=r) for r in ns.rate] if ns.rate else [Level(concurrency=c) for c in (ns.concurrency or [1, 4])]
     prompts = load_prompts(ns.prompts, ns.prompt_words, ns.requests)
-    model, url, results = run_perf(ns.api_url, levels=levels, prompts=prompts, model=ns.model, api_key_env=ns.api_key_env,
-                                   max_tokens=ns.max_tokens, max_seconds=ns.max_seconds, timeout=ns.timeout, seed=ns.seed)  # fmt: skip
-    table = perf_table(model, url, results)
-    text = perf_json(model, url, results) if ns.format == "json" else table.markdown() if ns.format == "md" else table.terminal()
+    shape = RequestShape(ns.max_tokens, ns.endpoint, ns.ignore_eos, ns.min_tokens, ns.extra_body)
+    with rich_progress("requests") as progress:
+        run = run_perf(ns.api_url, levels=levels, prompts=prompts, model=ns.model, api_key_env=ns.api_key_env, shape=shape,
+                       max_seconds=ns.max_seconds, timeout=ns.timeout, seed=ns.seed, warmup=ns.warmup, progress=progress)  # fmt: skip
+    if ns.records:
+        run.write_records(ns.records)
+    results = run.levels
+    table = perf_table(run)
+    text = perf_json(run) if ns.format == "json" else table.markdown() if ns.format == "md" else table.terminal()
     emit(text, ns.out)
     over = [r for r in results if r.errors > ns.max_error_rate * r.requests or not r.requests]
     if over:

@@ -19,10 +19,10 @@ LINE_SECONDS = 10.0
 
 
 @contextmanager
-def rich_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """Yield a `progress(task, done, total)` callback."""
+def rich_progress(unit: str = "samples") -> Iterator[Callable[[str, int, int], None]]:
+    """Yield a `progress(task, done, total)` callback; rates are `unit`/s."""
     if not sys.stderr.isatty():
-        yield _lines()
+        yield _lines(unit)
         return
     from rich.console import Console
     from rich.markup import escape
@@ -59,7 +59,7 @@ def rich_progress() -> Iterator[Callable[[str, int, int], None]]:
             starts[task] = (time.monotonic(), done)
         t0, first = starts[task]
         elapsed = time.monotonic() - t0
-        rate = f"{(done - first) / elapsed:.1f} samples/s" if elapsed > 0 and done > first else ""
+        rate = f"{(done - first) / elapsed:.1f} {unit}/s" if elapsed > 0 and done > first else ""
         bars.update(ids[task], completed=done, rate=rate)  # type: ignore[arg-type]
 
     try:
@@ -69,7 +69,7 @@ def rich_progress() -> Iterator[Callable[[str, int, int], None]]:
             bars.stop()
 
 
-def _lines() -> Callable[[str, int, int], None]:
+def _lines(unit: str) -> Callable[[str, int, int], None]:
     """Plain `task: done/total (rate, eta)` lines, at most one per task every LINE_SECONDS, and one at the end."""
     last: dict[str, float] = {}
     starts: dict[str, tuple[float, int]] = {}
@@ -87,7 +87,7 @@ def _lines() -> Callable[[str, int, int], None]:
         t0, first = starts[task]
         rate = (done - first) / (now - t0) if now > t0 else 0.0
         eta = f", eta {_clock((total - done) / rate)}" if rate > 0 and done < total else ""
-        sys.stderr.write(f"{task}: {done}/{total} ({rate:.1f} samples/s{eta})\n")
+        sys.stderr.write(f"{task}: {done}/{total} ({rate:.1f} {unit}/s{eta})\n")
         if done >= total:
             ended.add(task)
 

@@ -1,19 +1,26 @@
 """`harness perf`: load-test an OpenAI-compatible endpoint: throughput, time to first token, time per token, latency.
 
-Requests are streamed chat completions (`stream: true`), so the time to first token (TTFT) is the
-arrival of the first generated token (content, or reasoning content); time per output token (TPOT) is the rest of the response
-divided by the tokens after the first; end-to-end latency is the last byte. Output tokens are the
-server's `usage.completion_tokens` when it reports them (`stream_options.include_usage`), else the
-content chunks. Each load level is either a number of requests kept in flight (`--concurrency`)
-or an arrival rate (`--rate`, Poisson, seeded) and sends `--requests` requests, stopping early at
-`--max-seconds`. Requests are sent only to the URL given, and never retried: an error is counted.
-`--timeout` is a deadline for the whole request (a server that trickles bytes cannot stretch it), and
-`--max-seconds` bounds each level's wall time whatever the rate: requests still in flight then are
-cut and counted as errors. A request is OK only when its stream is well formed (`stream_events`).
+Requests are streamed chat completions (`stream: true`; or `/v1/completions` with `--endpoint
+completions`), so the time to first token (TTFT) is the arrival of the first generated token (content,
+or reasoning content); time per output token (TPOT) is the rest of the response divided by the tokens
+after the first; inter-token latency (ITL) is each gap between streamed chunks, pooled over requests
+(as `vllm bench serve` reports it); end-to-end latency is the last byte. Output and input tokens are the
+server's `usage` when it reports them (`stream_options.include_usage`), else the content chunks (and 0
+input tokens). `--ignore-eos` and `--min-tokens` fix the output length (vLLM's sampling extensions), and
+`--extra-body` adds any other request fields. `--warmup` requests go first and are not counted.
+
+Each load level is either a number of requests kept in flight (`--concurrency`) or an arrival rate
+(`--rate`, Poisson, seeded) and sends `--requests` requests, stopping early at `--max-seconds`.
+Requests are sent only to the URL given, and never retried: an error is counted. `--timeout` is a
+deadline for the whole request (a server that trickles bytes cannot stretch it), and `--max-seconds`
+bounds each level's wall time whatever the rate: requests still in flight then are cut and counted
+as errors. A request is OK only when its stream is well formed (`stream_events`).
 A level's duration ends at its last completion.
 
 Prompts come from a general_qa folder or JSONL file (`--prompts`), or are synthetic (`--prompt-words`
-words of filler text). Results: a table (`--format table|md|json`) with p50/p90/p99 of each timing.
+words of filler text). Results: a table (`--format table|md|json`) with p50/p90/p99 of each timing,
+and with `--records FILE` one JSON line per request (level, start, TTFT, each token's arrival, tokens in
+and out, status), so any other statistic can be computed afterwards.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,11 +39,47 @@ from harness.core.redact import read_api_key, redact, register_url_secrets, spli
 from harness.reports.tables import Column, Table
 from harness.workflows.stream_events import parse_event
 
-__all__ = ["Level", "LevelResult", "load_prompts", "perf_json", "perf_table", "run_perf"]
+__all__ = ["OWN_FIELDS", "Level", "LevelResult", "RequestShape", "load_prompts", "perf_json", "perf_table", "run_perf"]
 
 MAX_REQUESTS = 10_000
 _FILLER = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while", "the", "harness", "measures",
            "how", "fast", "the", "server", "answers"]  # fmt: skip
+
+
+# Fields perf sets itself: --extra-body may not change them (the measurement depends on each).
+OWN_FIELDS = ("model", "messages", "prompt", "stream", "stream_options", "max_tokens")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """What every request sends besides its prompt: endpoint, output length controls, extra fields."""
+
+    max_tokens: int = 64
+    endpoint: str = "chat"  # or "completions"
+    ignore_eos: bool = False
+    min_tokens: int | None = None
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        """`/chat/completions` or `/completions`."""
+        return "/chat/completions" if self.endpoint == "chat" else "/completions"
+
+    def payload(self, model: str, prompt: str) -> dict[str, Any]:
+        """The request body for one prompt."""
+        body: dict[str, Any] = {**self.extra_body, "model": model, "max_tokens": self.max_tokens,
+                                "stream": True, "stream_options": {"include_usage": True}}  # fmt: skip
+        body.setdefault("temperature", 0.0)
+        if self.endpoint == "chat":
+            body["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            body["prompt"] = prompt
+        if self.ignore_eos:
+            body["ignore_eos"] = True
+        if self.min_tokens is not None:
+            body["min_tokens"] = self.min_tokens
+        return body
 
 
 @dataclass(frozen=True)
@@ -63,19 +106,35 @@ class LevelResult:
     seconds: float
     requests_per_s: float
     output_tokens_per_s: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    input_tokens_per_s: float = 0.0
+    total_tokens_per_s: float = 0.0
     ttft_ms: dict[str, float] = field(default_factory=dict)
     tpot_ms: dict[str, float] = field(default_factory=dict)
+    itl_ms: dict[str, float] = field(default_factory=dict)
     e2e_ms: dict[str, float] = field(default_factory=dict)
     first_error: str | None = None
 
 
 @dataclass
 class _Sample:
+    start: float = 0.0
     ttft: float | None = None
     e2e: float = 0.0
     end: float = 0.0
     tokens: int = 0
+    prompt_tokens: int = 0
+    token_times: list[float] = field(default_factory=list)
     error: str | None = None
+
+    def record(self, level: str, index: int, level_start: float) -> dict[str, Any]:
+        """One line of `--records`: times in milliseconds, `start_ms` from the level's start, token times from the request's."""
+        ms = [round(1000 * t, 3) for t in self.token_times]
+        return {"level": level, "request": index, "start_ms": round(1000 * (self.start - level_start), 3),
+                "ttft_ms": round(1000 * self.ttft, 3) if self.ttft is not None else None, "token_times_ms": ms,
+                "e2e_ms": round(1000 * self.e2e, 3), "tokens_in": self.prompt_tokens, "tokens_out": self.tokens,
+                "status": "ok" if self.error is None else "error", "error": self.error}  # fmt: skip
 
 
 def _percentiles(values: Sequence[float]) -> dict[str, float]:
@@ -109,12 +168,12 @@ def load_prompts(source: str | None, words: int, count: int) -> list[str]:
     return [queries[i % len(queries)] for i in range(count)]
 
 
-async def _one(http: Any, model: str, prompt: str, max_tokens: int, timeout: float) -> _Sample:
+async def _one(http: Any, model: str, prompt: str, shape: RequestShape, timeout: float) -> _Sample:
     """One streamed request, bounded as a whole by `timeout` seconds."""
-    sample = _Sample()
     start = time.perf_counter()
+    sample = _Sample(start=start)
     try:
-        await asyncio.wait_for(_stream(http, model, prompt, max_tokens, sample, start), timeout)
+        await asyncio.wait_for(_stream(http, model, prompt, shape, sample, start), timeout)
     except asyncio.TimeoutError:
         sample.error = f"no complete answer within {timeout:g} s (--timeout bounds the whole request)"
     except asyncio.CancelledError:
@@ -126,11 +185,9 @@ async def _one(http: Any, model: str, prompt: str, max_tokens: int, timeout: flo
     return sample
 
 
-async def _stream(http: Any, model: str, prompt: str, max_tokens: int, sample: _Sample, start: float) -> None:
-    payload = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "temperature": 0.0,
-               "stream": True, "stream_options": {"include_usage": True}}  # fmt: skip
+async def _stream(http: Any, model: str, prompt: str, shape: RequestShape, sample: _Sample, start: float) -> None:
     chunks, done = 0, False
-    async with http.stream("POST", "/chat/completions", json=payload) as response:
+    async with http.stream("POST", shape.path, json=shape.payload(model, prompt)) as response:
         if response.status_code != 200:
             body = (await response.aread()).decode("utf-8", "replace")
             sample.error = f"HTTP {response.status_code}: {redact(body)[:160]}"
@@ -138,7 +195,7 @@ async def _stream(http: Any, model: str, prompt: str, max_tokens: int, sample: _
         async for line in response.aiter_lines():
             if not line.startswith("data:"):
                 continue
-            event = parse_event(line[5:], max_tokens)
+            event = parse_event(line[5:], shape.max_tokens)
             if event.error:
                 sample.error = event.error
                 return
@@ -147,10 +204,13 @@ async def _stream(http: Any, model: str, prompt: str, max_tokens: int, sample: _
                 break
             if event.usage is not None:
                 sample.tokens = event.usage
+            if event.prompt_tokens is not None:
+                sample.prompt_tokens = event.prompt_tokens
             if event.token:
                 chunks += 1
+                sample.token_times.append(time.perf_counter() - start)
                 if sample.ttft is None:
-                    sample.ttft = time.perf_counter() - start
+                    sample.ttft = sample.token_times[0]
     if not done:
         sample.error = "the stream ended before [DONE]"
     elif not (sample.tokens or chunks):
@@ -158,15 +218,42 @@ async def _stream(http: Any, model: str, prompt: str, max_tokens: int, sample: _
     sample.tokens = sample.tokens or chunks
 
 
-async def _level(url: str, auth: Any, headers: dict[str, str], model: str, prompts: Sequence[str], level: Level,
-                 max_tokens: int, deadline: float, timeout: float, seed: int) -> LevelResult:  # fmt: skip
-    import httpx
+@dataclass(frozen=True)
+class _Target:
+    """Where requests go and what they carry."""
 
-    limit = level.concurrency or 1024
-    limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+    url: str
+    auth: Any
+    headers: dict[str, str]
+    model: str
+    shape: RequestShape
+    timeout: float
+
+    def client(self, connections: int) -> Any:
+        import httpx
+
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return httpx.AsyncClient(base_url=self.url, headers=self.headers, auth=self.auth, limits=limits, timeout=self.timeout)
+
+
+async def _warmup(target: _Target, prompts: Sequence[str]) -> list[_Sample]:
+    """Requests sent one at a time before any level (connections, caches, compiled graphs warm); never counted."""
+    async with target.client(1) as http:
+        return [await _one(http, target.model, prompt, target.shape, target.timeout) for prompt in prompts]
+
+
+async def _level(target: _Target, prompts: Sequence[str], level: Level, deadline: float, seed: int,
+                 progress: Progress | None) -> tuple[LevelResult, list[dict[str, Any]]]:  # fmt: skip
+    model, shape, timeout = target.model, target.shape, target.timeout
     results: list[_Sample] = []
     started = time.perf_counter()
-    async with httpx.AsyncClient(base_url=url, headers=headers, auth=auth, limits=limits, timeout=timeout) as http:
+
+    def finished(sample: _Sample) -> _Sample:
+        if progress:
+            progress(level.label, len(results) + 1, len(prompts))
+        return sample
+
+    async with target.client(level.concurrency or 1024) as http:
         if level.concurrency:
             queue = iter(prompts)
 
@@ -174,15 +261,21 @@ async def _level(url: str, auth: Any, headers: dict[str, str], model: str, promp
                 for prompt in queue:
                     if time.perf_counter() > deadline:
                         return
-                    results.append(await _one(http, model, prompt, max_tokens, timeout))
+                    results.append(finished(await _one(http, model, prompt, shape, timeout)))
 
             workers = [asyncio.ensure_future(worker()) for _ in range(min(level.concurrency, len(prompts)))]
             await _until(deadline, workers)
         else:
             rng = random.Random(seed)
             tasks: list[asyncio.Future[_Sample]] = []
+
+            async def arrival(prompt: str) -> _Sample:
+                sample = finished(await _one(http, model, prompt, shape, timeout))
+                results.append(sample)
+                return sample
+
             for n, prompt in enumerate(prompts):
-                tasks.append(asyncio.ensure_future(_one(http, model, prompt, max_tokens, timeout)))
+                tasks.append(asyncio.ensure_future(arrival(prompt)))
                 if n + 1 == len(prompts):
                     break  # no wait after the last arrival: it would only pad the level's duration
                 gap = rng.expovariate(level.rate or 1.0)
@@ -190,17 +283,28 @@ async def _level(url: str, auth: Any, headers: dict[str, str], model: str, promp
                     break
                 await asyncio.sleep(gap)
             await _until(deadline, tasks)
-            cut = _Sample(error="still running at --max-seconds (cut)", end=deadline)
-            results.extend(cut if t.cancelled() else t.result() for t in tasks)
+            results[:] = [_Sample(start=deadline, error="still running at --max-seconds (cut)", end=deadline) if t.cancelled()
+                          else t.result() for t in tasks]  # fmt: skip
+    return _summary(level.label, results, started), [r.record(level.label, i, started) for i, r in enumerate(results)]
+
+
+def _summary(label: str, results: Sequence[_Sample], started: float) -> LevelResult:
+    """A level's figures from its requests: only successful ones are timed and counted as throughput."""
     ends = [r.end for r in results]
     seconds = (max(ends) if ends else time.perf_counter()) - started
     ok = [r for r in results if r.error is None]
-    tokens = sum(r.tokens for r in ok)
+    out_tokens, in_tokens = sum(r.tokens for r in ok), sum(r.prompt_tokens for r in ok)
     tpot = [(r.e2e - r.ttft) / (r.tokens - 1) for r in ok if r.ttft is not None and r.tokens > 1]
+    itl = [b - a for r in ok for a, b in zip(r.token_times, r.token_times[1:], strict=False)]
+
+    def per_s(x: float) -> float:
+        return x / seconds if seconds else 0.0
+
     return LevelResult(
-        level=level.label, requests=len(results), ok=len(ok), errors=len(results) - len(ok), seconds=seconds,
-        requests_per_s=len(ok) / seconds if seconds else 0.0, output_tokens_per_s=tokens / seconds if seconds else 0.0,
-        ttft_ms=_percentiles([r.ttft for r in ok if r.ttft is not None]), tpot_ms=_percentiles(tpot),
+        level=label, requests=len(results), ok=len(ok), errors=len(results) - len(ok), seconds=seconds,
+        requests_per_s=per_s(len(ok)), output_tokens_per_s=per_s(out_tokens), input_tokens=in_tokens, output_tokens=out_tokens,
+        input_tokens_per_s=per_s(in_tokens), total_tokens_per_s=per_s(in_tokens + out_tokens),
+        ttft_ms=_percentiles([r.ttft for r in ok if r.ttft is not None]), tpot_ms=_percentiles(tpot), itl_ms=_percentiles(itl),
         e2e_ms=_percentiles([r.e2e for r in ok]), first_error=next((r.error for r in results if r.error), None),
     )  # fmt: skip
 
@@ -222,15 +326,14 @@ def run_perf(
     prompts: Sequence[str],
     model: str | None = None,
     api_key_env: str | None = None,
-    max_tokens: int = 64,
+    shape: RequestShape | None = None,
     max_seconds: float = 120.0,
     timeout: float = 120.0,
     seed: int = 0,
-) -> tuple[str, str, list[LevelResult]]:
-    """(model name, endpoint without credentials, one result per level).
-
-    Each level sends `len(prompts)` requests, or stops at `max_seconds`.
-    """
+    warmup: int = 1,
+    progress: Progress | None = None,
+) -> PerfRun:
+    """Warm up with `warmup` requests (not counted), then run each level: `len(prompts)` requests, or until `max_seconds`."""
     if not prompts or len(prompts) > MAX_REQUESTS:
         raise UserError(f"perf: --requests must be from 1 to {MAX_REQUESTS}")
     base = api_url.rstrip("/")
@@ -247,29 +350,65 @@ def run_perf(
         if isinstance(answer, Failure):
             raise UserError(f"{url}/models: {answer.error} (is the server running? pass --model NAME to skip this call)")
         model = redact(str((answer.get("data") or [{}])[0].get("id", "")))
-    results = []
+    target = _Target(url, auth, headers, model, shape or RequestShape(), timeout)
+    warm = asyncio.run(_warmup(target, [prompts[i % len(prompts)] for i in range(warmup)])) if warmup else []
+    run = PerfRun(model, url, target.shape, warmup=len(warm), warmup_errors=sum(s.error is not None for s in warm))
+    run.records += [{**s.record("warm-up", i, s.start), "warmup": True} for i, s in enumerate(warm)]
     for level in levels:
         deadline = time.perf_counter() + max_seconds
-        results.append(asyncio.run(_level(url, auth, headers, model, prompts, level, max_tokens, deadline, timeout, seed)))
-    return model, url, results
+        result, records = asyncio.run(_level(target, prompts, level, deadline, seed, progress))
+        run.levels.append(result)
+        run.records += records
+    return run
 
 
-def perf_table(model: str, url: str, results: Sequence[LevelResult]) -> Table:
+@dataclass
+class PerfRun:
+    """A whole `harness perf`: the model and endpoint measured, what each request sent, each level, each request."""
+
+    model: str
+    url: str
+    shape: RequestShape
+    warmup: int = 0
+    warmup_errors: int = 0
+    levels: list[LevelResult] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def write_records(self, path: Path) -> None:
+        """`--records`: one JSON line per request, warm-up included (flagged)."""
+        path.write_text("".join(json.dumps(r) + "\n" for r in self.records), encoding="utf-8")
+
+
+def perf_table(run: PerfRun) -> Table:
     """One row per level."""
     columns = [Column("Level"), Column("OK", numeric=True), Column("Errors", numeric=True), Column("req/s", numeric=True),
-               Column("out tok/s", numeric=True), Column("TTFT p50/p90/p99 ms", numeric=True), Column("TPOT p50/p90/p99 ms", numeric=True),
+               Column("out tok/s", numeric=True), Column("total tok/s", numeric=True, drop=2), Column("TTFT p50/p90/p99 ms", numeric=True),
+               Column("TPOT p50/p90/p99 ms", numeric=True), Column("ITL p50/p90/p99 ms", numeric=True, drop=3),
                Column("E2E p50/p90/p99 ms", numeric=True, drop=1)]  # fmt: skip
 
     def triple(values: dict[str, float]) -> str:
         return "/".join(f"{values[k]:.0f}" if values[k] >= 10 else f"{values[k]:.1f}" for k in ("p50", "p90", "p99")) if values else "-"
 
-    rows = [[r.level, str(r.ok), str(r.errors), f"{r.requests_per_s:.2f}", f"{r.output_tokens_per_s:.1f}", triple(r.ttft_ms),
-             triple(r.tpot_ms), triple(r.e2e_ms)] for r in results]  # fmt: skip
-    notes = [f"{r.level}: first error: {r.first_error}" for r in results if r.first_error]
-    notes.append("TTFT: time to the first streamed token; TPOT: time per output token after the first; E2E: request start to last byte.")
-    return Table(columns, rows, title="Serving performance", preamble=[f"Endpoint: {url}, model {model}"], notes=notes)
+    rows = [[r.level, str(r.ok), str(r.errors), f"{r.requests_per_s:.2f}", f"{r.output_tokens_per_s:.1f}", f"{r.total_tokens_per_s:.1f}",
+             triple(r.ttft_ms), triple(r.tpot_ms), triple(r.itl_ms), triple(r.e2e_ms)] for r in run.levels]  # fmt: skip
+    notes = [f"{r.level}: first error: {r.first_error}" for r in run.levels if r.first_error]
+    if run.warmup:
+        failed = f", {run.warmup_errors} failed" if run.warmup_errors else ""
+        notes.append(f"{run.warmup} warm-up request(s) before the levels, not counted{failed}.")
+    notes.append("TTFT: time to the first streamed token; TPOT: time per output token after the first; ITL: gap between streamed "
+                 "chunks; E2E: request start to last byte; total tok/s: input plus output tokens (the server's usage).")  # fmt: skip
+    preamble = [f"Endpoint: {run.url}{run.shape.path}, model {run.model}, max_tokens {run.shape.max_tokens}" + _fixed(run.shape)]
+    return Table(columns, rows, title="Serving performance", preamble=preamble, notes=notes)
 
 
-def perf_json(model: str, url: str, results: Sequence[LevelResult]) -> str:
+def _fixed(shape: RequestShape) -> str:
+    parts = ["ignore_eos"] * shape.ignore_eos + ([f"min_tokens {shape.min_tokens}"] if shape.min_tokens is not None else [])
+    parts += [f"{k} {json.dumps(v)}" for k, v in sorted(shape.extra_body.items())]
+    return (", " + ", ".join(parts)) if parts else ""
+
+
+def perf_json(run: PerfRun) -> str:
     """The results as JSON."""
-    return json.dumps({"endpoint": url, "model": model, "levels": [asdict(r) for r in results]}, indent=2) + "\n"
+    body = {"endpoint": run.url + run.shape.path, "model": run.model, "request": {**asdict(run.shape)}, "warmup": run.warmup,
+            "warmup_errors": run.warmup_errors, "levels": [asdict(r) for r in run.levels]}  # fmt: skip
+    return json.dumps(body, indent=2) + "\n"

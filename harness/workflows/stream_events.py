@@ -1,8 +1,10 @@
 """One server-sent event of a streamed chat completion, read as untrusted input.
 
 `harness perf` counts a request as OK only when its stream is well formed to the end: every `data:`
-line is JSON or `[DONE]`, no event carries an error, token usage is possible (a whole number from 0 to
-the request's max_tokens), and the stream ends with `[DONE]`. A 200 whose stream carries only an error
+line is JSON or `[DONE]`, no event carries an error, token usage is possible (completion tokens a whole
+number from 0 to the request's max_tokens, prompt tokens from 0 to `MAX_PROMPT_TOKENS`), and the stream
+ends with `[DONE]`. A generated token is a chunk with text: chat `content`, `reasoning_content` or
+`reasoning` (a reasoning model's first token counts for TTFT), or a completion's `text`. A 200 whose stream carries only an error
 event is an error, not a success.
 """
 
@@ -13,7 +15,10 @@ from dataclasses import dataclass
 
 from harness.core.redact import redact
 
-__all__ = ["Event", "parse_event"]
+__all__ = ["MAX_PROMPT_TOKENS", "Event", "parse_event"]
+
+MAX_PROMPT_TOKENS = 10_000_000
+_TEXT = ("content", "reasoning_content", "reasoning")
 
 
 @dataclass(frozen=True)
@@ -24,13 +29,14 @@ class Event:
     token: bool = False
     usage: int | None = None
     error: str | None = None
+    prompt_tokens: int | None = None
 
 
 def parse_event(data: str, max_tokens: int) -> Event:
     """Read the payload of one `data:` line.
 
     >>> parse_event('{"choices": [{"delta": {"content": "Hi"}}]}', 8)
-    Event(done=False, token=True, usage=None, error=None)
+    Event(done=False, token=True, usage=None, error=None, prompt_tokens=None)
     >>> parse_event('{"error": {"message": "overloaded"}}', 8).error
     "error event: {'message': 'overloaded'}"
     >>> parse_event('{"choices": [], "usage": {"completion_tokens": -3}}', 8).error
@@ -47,18 +53,25 @@ def parse_event(data: str, max_tokens: int) -> Event:
         return Event(error=f"malformed event: {redact(data)[:80]}")
     if event.get("error") is not None:
         return Event(error=f"error event: {redact(str(event['error']))[:160]}")
-    usage = None
-    if isinstance(event.get("usage"), dict) and event["usage"].get("completion_tokens") is not None:
-        value = event["usage"]["completion_tokens"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= max_tokens:
-            return Event(error=f"impossible usage: completion_tokens {value!r} (expected 0 to {max_tokens})")
-        usage = value
+    usage = prompt = None
+    counts = event["usage"] if isinstance(event.get("usage"), dict) else {}
+    for key, high in (("completion_tokens", max_tokens), ("prompt_tokens", MAX_PROMPT_TOKENS)):
+        value = counts.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+            return Event(error=f"impossible usage: {key} {value!r} (expected 0 to {high})")
+        usage, prompt = (value, prompt) if key == "completion_tokens" else (usage, value)
     choices = event.get("choices")
     if choices is not None and not isinstance(choices, list):
         return Event(error=f"malformed event: choices is {type(choices).__name__}")
     token = False
     for choice in choices or []:
-        delta = choice.get("delta") if isinstance(choice, dict) else None
-        if isinstance(delta, dict) and any(isinstance(delta.get(k), str) and delta[k] for k in ("content", "reasoning_content")):
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        if isinstance(delta, dict) and any(isinstance(delta.get(k), str) and delta[k] for k in _TEXT):
             token = True
-    return Event(token=token, usage=usage)
+        if isinstance(choice.get("text"), str) and choice["text"]:
+            token = True
+    return Event(token=token, usage=usage, prompt_tokens=prompt)

@@ -21,7 +21,7 @@ class WordF1(evaluate.Metric):
 
     def _compute(self, predictions, references):
         f1s, common_total, predicted_total = [], 0, 0
-        for prediction, reference in zip(predictions, references):
+        for prediction, reference in zip(predictions, references, strict=True):
             p, r = prediction.lower().split(), reference.lower().split()
             common = sum((Counter(p) & Counter(r)).values())
             common_total += common
