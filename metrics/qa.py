@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from harness.metrics import match
+from harness.metrics import gsm8k, match
 from harness.metrics.bleu import bleu_scores
 from harness.metrics.rouge import rouge_scores
 
@@ -20,6 +20,8 @@ QA_METRICS: dict[str, Callable[[str, str], dict[str, float]]] = {
     "exact_match": lambda p, r: {"exact_match": match.exact_match(p, r)},
     "contains": lambda p, r: {"contains": match.contains(p, r)},
     "numeric_match": lambda p, r: {"numeric_match": match.numeric_match(p, r)},
+    "strict_match": lambda p, r: {"strict_match": gsm8k.strict_match(p, r)},
+    "flexible_extract": lambda p, r: {"flexible_extract": gsm8k.flexible_extract(p, r)},
 }
 DEFAULT_QA_METRICS = ("bleu", "rouge")
 METRIC_INFO = {
@@ -27,7 +29,9 @@ METRIC_INFO = {
     "rouge": "ROUGE-1/2/L recall, precision, F1 per sample (rouge_chinese on jieba words for CJK, Google rouge-score otherwise)",
     "exact_match": "1 when the normalised prediction equals the reference",
     "contains": "1 when the normalised prediction contains the reference",
-    "numeric_match": "1 when the first number in the prediction equals the reference's",
+    "numeric_match": "1 when the last number in the prediction equals the reference's last number",
+    "strict_match": "GSM8K: the first '#### N' of the answer equals the reference's, as lm-eval's strict-match",
+    "flexible_extract": "GSM8K: the last number in the answer equals the reference's '#### N', as lm-eval's flexible-extract",
 }
 
 
