@@ -43,6 +43,11 @@ class DatasetArgs:
     stop: tuple[str, ...] | None = None
     judge_args: dict[str, Any] | None = None
     sacrebleu_tokenize: str | None = None
+    # Which published prompts to render: "evalscope" (custom data's default) or "lm-eval" (the catalogue's
+    # default: the lm-eval task of the same name). Resolved into the fields above by the plan.
+    prompt_style: Literal["evalscope", "lm-eval"] | None = None
+    subject_names: dict[str, str] | None = None  # {subject} in system_prompt: a subset's display name
+    strip_question: bool = False  # lm-eval's `question.strip()` in MMLU-style templates
 
 
 _HINTS = typing.get_type_hints(DatasetArgs)

@@ -19,7 +19,7 @@ from harness.tasks.args import DatasetArgs
 from harness.tasks.discovery import find_subsets, resolve_folder
 from harness.tasks.errors import DataError, RowError, skip_or_raise
 from harness.tasks.files import CsvRecord, read_csv, read_jsonl
-from harness.tasks.prompts import MCQItem, detect_language, mcq_messages, mcq_style
+from harness.tasks.prompts import MCQItem, detect_language, mcq_messages, mcq_style, subject_name
 from harness.tasks.sample import LETTERS, Sample
 
 __all__ = ["LoadedTask", "load_mcq", "mcq_files"]
@@ -87,7 +87,7 @@ def load_mcq(task: str, args: DatasetArgs, scoring: str) -> LoadedTask:
         subset: args.language if args.language != "auto" else detect_language([r.item.question for r in subset_rows])
         for subset, subset_rows in rows.items()
     }
-    styles = {subset: mcq_style(args, language, scoring) for subset, language in languages.items()}
+    styles = {subset: mcq_style(args, language, scoring, subject=subject_name(args, subset)) for subset, language in languages.items()}
     samples = [
         Sample(
             task=task,
@@ -168,7 +168,7 @@ def _read_rows(path: Path, args: DatasetArgs) -> tuple[list[_Row], int]:
         try:
             if isinstance(rec, RowError):
                 raise rec
-            row = _parse_row(path, rec, args.multiple_correct, len(rows))
+            row = _parse_row(path, rec, args.multiple_correct, len(rows), strip=args.strip_question)
         except RowError as err:
             skip_or_raise(err, args.on_bad_row)
             skipped += 1
@@ -180,12 +180,12 @@ def _read_rows(path: Path, args: DatasetArgs) -> tuple[list[_Row], int]:
     return rows, skipped
 
 
-def _parse_row(path: Path, rec: CsvRecord, multiple: bool, index: int) -> _Row:
+def _parse_row(path: Path, rec: CsvRecord, multiple: bool, index: int, *, strip: bool = False) -> _Row:
     cells = rec.cells
     if "question" not in cells or "answer" not in cells:
         missing = "question" if "question" not in cells else "answer"
         raise RowError(path, f'no "{missing}" field', line=rec.line, fix='every line needs "question" and "answer"')
-    question = cells["question"]
+    question = cells["question"].strip() if strip else cells["question"]
     if not question.strip():
         raise RowError(path, "empty question", line=rec.line, fix="fill in the question or delete the row")
     present = [c for c in LETTERS if c in cells]

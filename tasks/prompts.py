@@ -16,7 +16,7 @@ from harness.metrics.tokenize import has_cjk
 from harness.tasks.args import DatasetArgs
 from harness.tasks.sample import Message, letters_for
 
-__all__ = ["MCQItem", "PromptStyle", "detect_language", "has_cjk", "mcq_messages", "mcq_style"]
+__all__ = ["MCQItem", "PromptStyle", "detect_language", "has_cjk", "mcq_messages", "fill", "mcq_style", "subject_name"]
 
 EN_TEMPLATE = (
     "Answer the following multiple choice question. The entire content of your response should be of the "
@@ -70,7 +70,16 @@ class PromptStyle:
     cloze: bool
 
 
-def mcq_style(args: DatasetArgs, language: str, scoring: str) -> PromptStyle:
+def subject_name(args: DatasetArgs, subset: str) -> str:
+    """A subset's name as `{subject}` in a system prompt: from `subject_names`, else the name with spaces for `_`.
+
+    >>> subject_name(DatasetArgs(), "high_school_physics")
+    'high school physics'
+    """
+    return (args.subject_names or {}).get(subset, subset.replace("_", " "))
+
+
+def mcq_style(args: DatasetArgs, language: str, scoring: str, *, subject: str = "") -> PromptStyle:
     """Resolve the template, answer prefix and delimiter from the dataset args and language."""
     zh = language == "zh"
     cloze = scoring == "cloze"
@@ -91,7 +100,8 @@ def mcq_style(args: DatasetArgs, language: str, scoring: str) -> PromptStyle:
         delimiter = " "
     else:
         delimiter = ""
-    return PromptStyle(template, args.choice_format, prefix, delimiter, args.system_prompt, cloze)
+    system = args.system_prompt.replace("{subject}", subject) if args.system_prompt else args.system_prompt
+    return PromptStyle(template, args.choice_format, prefix, delimiter, system, cloze)
 
 
 def _user_text(item: MCQItem, style: PromptStyle) -> str:
@@ -99,7 +109,12 @@ def _user_text(item: MCQItem, style: PromptStyle) -> str:
     choices = "\n".join(style.choice_format.format(letter=c, text=t) for c, t in zip(letters, item.choices, strict=True))
     fields = {"question": item.question, "choices": choices, "letters": ",".join(letters)}
     fields.update({c: t for c, t in zip(letters, item.choices, strict=True)})
-    return style.template.format_map(_Missing(fields))
+    return fill(style.template, fields)
+
+
+def fill(template: str, fields: dict[str, str]) -> str:
+    """`template` with its {fields} filled; unknown ones stay as written, `{{`/`}}` are literal braces."""
+    return template.format_map(_Missing(fields))
 
 
 class _Missing(dict[str, str]):

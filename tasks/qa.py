@@ -17,7 +17,7 @@ from harness.tasks.discovery import find_subsets, resolve_folder
 from harness.tasks.errors import DataError, RowError, skip_or_raise
 from harness.tasks.files import read_jsonl
 from harness.tasks.mcq import LoadedTask
-from harness.tasks.prompts import detect_language
+from harness.tasks.prompts import detect_language, fill
 from harness.tasks.sample import Message, Sample
 
 __all__ = ["EVALSCOPE_QUERY_PREFIX", "load_qa", "parse_qa_line", "qa_files"]
@@ -110,10 +110,17 @@ def parse_qa_line(path: Path, line: int, obj: dict[str, Any], args: DatasetArgs)
     if not isinstance(history, list) or not all(isinstance(h, list) and len(h) == 2 for h in history):
         raise RowError(path, "history must be a list of [query, response] pairs", line=line)
     for q, a in history:
-        messages.append({"role": "user", "content": _text(path, line, q, "history query")})
+        messages.append({"role": "user", "content": _templated(args, _text(path, line, q, "history query"))})
         messages.append({"role": "assistant", "content": _text(path, line, a, "history response")})
-    messages.append({"role": "user", "content": args.query_prefix + _text(path, line, query, "query")})
+    messages.append({"role": "user", "content": _templated(args, args.query_prefix + _text(path, line, query, "query"))})
     return tuple(messages), _text(path, line, reference, "response")
+
+
+def _templated(args: DatasetArgs, query: str) -> str:
+    """A user turn through `prompt_template`, where `{question}` is the query (lm-eval's GSM8K turns: Question/Answer)."""
+    if not args.prompt_template:
+        return query
+    return fill(args.prompt_template, {"question": query})
 
 
 def _from_messages(path: Path, line: int, raw: Any) -> tuple[tuple[Message, ...], str]:

@@ -55,8 +55,13 @@ TASKS: dict[str, TaskSpec] = {
 
 
 def get_task(name: str) -> TaskSpec:
-    """Look up a task by name; an unknown name is a `UserError` listing the known ones."""
-    try:
+    """Look up a task by name: a format, or a catalogue benchmark read as its format; unknown names list the known ones."""
+    if name in TASKS:
         return TASKS[name]
-    except KeyError:
-        raise UserError(f"unknown dataset {name!r} (known: {', '.join(TASKS)})") from None
+    from harness.tasks.catalog import benchmarks
+
+    bench = benchmarks().get(name)
+    if bench is None:
+        raise UserError(f"unknown dataset {name!r} (known: {', '.join(TASKS)}, or a benchmark: {', '.join(benchmarks())})")
+    fmt = TASKS[bench.format]
+    return TaskSpec(name, fmt.kind, fmt.version, fmt.load, fmt.files, f"{bench.title} as {bench.format} (harness data pull {name})")

@@ -30,7 +30,8 @@ hostile_text = st.lists(st.text(max_size=6) | st.sampled_from(_PIECES), max_size
 # --- dataset args (--dataset-args JSON) ---------------------------------------------------------------------------
 
 ARG_KEYS = ["local_path", "subset_list", "few_shot_num", "prompt_template", "choice_format", "stop", "metrics", "scoring",
-            "sacrebleu_tokenize", "judge_args", "max_new_tokens", "language", "unknown_key"]  # fmt: skip
+            "sacrebleu_tokenize", "judge_args", "max_new_tokens", "language", "prompt_style", "subject_names", "strip_question",
+            "unknown_key"]  # fmt: skip
 
 
 @FUZZ
@@ -139,14 +140,61 @@ def test_an_answer_can_never_contain_its_blocks_marker(question, reference, answ
 # --- streamed events (perf) ------------------------------------------------------------------------------------------
 
 
+usage_event = st.fixed_dictionaries(
+    {"choices": st.lists(st.fixed_dictionaries({"delta": st.dictionaries(st.sampled_from(["content", "reasoning_content", "reasoning"]),
+                                                                       json_leaf)}) | json_value, max_size=2),  # fmt: skip
+     "usage": st.dictionaries(st.sampled_from(["prompt_tokens", "completion_tokens"]), json_leaf) | json_value}
+).map(json.dumps)  # fmt: skip
+
+
 @FUZZ
-@given(st.text(max_size=120) | json_value.map(json.dumps), st.integers(1, 512))
+@given(st.text(max_size=120) | json_value.map(json.dumps) | usage_event, st.integers(1, 512))
 def test_a_stream_event_is_read_or_is_an_error(data, max_tokens):
-    from harness.workflows.stream_events import parse_event
+    from harness.workflows.stream_events import MAX_PROMPT_TOKENS, parse_event
 
     event = parse_event(data, max_tokens)
     assert event.usage is None or 0 <= event.usage <= max_tokens
-    assert not (event.error and (event.done or event.token))
+    assert event.prompt_tokens is None or 0 <= event.prompt_tokens <= MAX_PROMPT_TOKENS
+    assert not (event.error and (event.done or event.token or event.usage is not None or event.prompt_tokens is not None))
+
+
+@FUZZ
+@given(json_value.map(json.dumps) | st.text(max_size=40))
+def test_perf_extra_body_is_an_object_without_perfs_own_fields_or_refused(text):
+    import argparse
+
+    from harness.cli.perf_cmd import _body
+    from harness.workflows.perf import OWN_FIELDS
+
+    try:
+        body = _body(text)
+    except argparse.ArgumentTypeError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert isinstance(body, dict) and not set(body) & set(OWN_FIELDS)
+
+
+# --- hub rows (harness data pull) --------------------------------------------------------------------------------------
+
+
+@FUZZ
+@given(st.sampled_from(["mmlu", "cmmlu", "arc_easy", "hellaswag"]), st.dictionaries(st.sampled_from(
+    ["question", "Question", "choices", "A", "B", "C", "D", "answer", "Answer", "answerKey", "activity_label", "ctx_a", "ctx_b",
+     "endings", "label"]), json_value | st.lists(st.text(max_size=5), max_size=12) | st.fixed_dictionaries(
+    {"text": st.lists(st.text(max_size=5), max_size=12), "label": st.lists(st.sampled_from(["A", "B", "1", "2", "E"]), max_size=12)}),
+    max_size=15))  # fmt: skip
+def test_a_hub_row_converts_or_is_left_out_with_a_reason(name, row):
+    from harness.tasks.catalog import benchmarks
+    from harness.tasks.catalog.convert import _mcq_row, _Skip
+    from harness.tasks.sample import LETTERS
+
+    try:
+        question, options, letter = _mcq_row(benchmarks()[name].mcq or {}, row)
+    except _Skip as why:
+        assert str(why)
+        return
+    assert question.strip() and 2 <= len(options) <= len(LETTERS) and all(o.strip() for o in options)
+    assert letter in LETTERS[: len(options)]
 
 
 # --- run-folder files --------------------------------------------------------------------------------------------

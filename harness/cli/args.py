@@ -135,8 +135,12 @@ def batch_size(text: str) -> int | str:
 
 def dataset_flags(p: argparse.ArgumentParser, default: list[str]) -> None:
     """--datasets, --dataset-args and --limit, as every evaluating command takes them."""
-    p.add_argument("--datasets", nargs="+", default=default, choices=DATASET_NAMES, metavar="NAME",
-                   help=f"datasets to evaluate, each once ({', '.join(DATASET_NAMES)})")  # fmt: skip
+    from harness.tasks.catalog import benchmarks
+
+    names = (*DATASET_NAMES, *benchmarks())
+    p.add_argument("--datasets", nargs="+", default=default, choices=names, metavar="NAME",
+                   help=f"datasets to evaluate, each once: a format ({', '.join(DATASET_NAMES)}) or a pulled benchmark "
+                        f"({', '.join(benchmarks())}; harness list benchmarks)")  # fmt: skip
     p.add_argument("--dataset-args", default="{}", metavar="JSON",
                    help='per-dataset options, e.g. \'{"general_mcq": {"local_path": "DIR", "few_shot_num": 5}}\'; see README')  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, metavar="N", help="at most N samples per subset (default: all)")

@@ -13,7 +13,8 @@ NAME = "list"
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """This command's flags."""
     ls = sub.add_parser("list", help="list datasets, metrics, quantization methods or backends", formatter_class=Help)
-    ls.add_argument("what", choices=("tasks", "datasets", "metrics", "quant", "backends"), help="what to list (datasets: the tasks)")
+    ls.add_argument("what", choices=("tasks", "datasets", "benchmarks", "metrics", "quant", "backends"),
+                    help="what to list (datasets: the tasks; benchmarks: the catalogue for harness data pull)")  # fmt: skip
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -25,6 +26,10 @@ def run(ns: argparse.Namespace) -> int:
 
         rows = [[t.name, t.kind, str(t.version), t.description] for t in TASKS.values()]
         table = Table([Column("name"), Column("kind"), Column("version", numeric=True), Column("what it reads and scores")], rows)
+    elif ns.what == "benchmarks":
+        from harness.tasks.catalog import benchmark_rows
+
+        table = Table([Column(h, numeric=h == "size") for h in benchmark_rows()[0]], benchmark_rows()[1:])
     elif ns.what == "metrics":
         from harness.cli.metric_catalog import metric_rows
 

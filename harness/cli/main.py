@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from harness.cli import checkpoints_cmd, compare_cmd, eval_cmd, list_cmd, perf_cmd, power_cmd, quant_cmd, report_cmd, score_cmd
+from harness.cli import checkpoints_cmd, compare_cmd, data_cmd, eval_cmd, list_cmd, perf_cmd, power_cmd, quant_cmd, report_cmd, score_cmd
 from harness.cli.args import EXAMPLES, Help, Parser, version
 from harness.cli.exit_codes import EXIT_CODES_HELP, INPUT_ERROR, INTERNAL_ERROR, INTERRUPTED, TERMINATED
 from harness.cli.failures import describe_os_error, log_traceback
@@ -26,7 +26,7 @@ __all__ = ["COMMANDS", "main"]
 
 # In the order `harness --help` lists them.
 COMMANDS: dict[str, ModuleType] = {
-    m.NAME: m for m in (eval_cmd, report_cmd, compare_cmd, power_cmd, score_cmd, checkpoints_cmd, quant_cmd, perf_cmd, list_cmd)
+    m.NAME: m for m in (eval_cmd, report_cmd, compare_cmd, power_cmd, score_cmd, checkpoints_cmd, quant_cmd, perf_cmd, data_cmd, list_cmd)
 }
 
 

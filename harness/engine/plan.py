@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from harness.engine.config import EvalConfig, GenerationConfig
 from harness.engine.judge import JUDGE_METRIC, parse_judge_args
@@ -18,7 +19,8 @@ from harness.metrics.corpus import CORPUS_METRICS
 from harness.metrics.hf_evaluate import is_evaluate, load_module
 from harness.metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
 from harness.tasks import EXAMPLE_DATA, DatasetArgs, LoadedTask, Sample, UserError, get_task, parse_dataset_args
-from harness.tasks.registry import EXAMPLE_ARGS
+from harness.tasks.catalog import LM_EVAL_GENERIC, get_benchmark, pulled_folder
+from harness.tasks.registry import EXAMPLE_ARGS, TASKS
 
 __all__ = ["PreparedTask", "TaskPlan", "load_task", "plan_tasks", "prepare_tasks"]
 
@@ -71,8 +73,10 @@ def plan_tasks(config: EvalConfig, default_scoring: str, offered: Collection[str
         raw = config.dataset_args.get(name, {})
         if not isinstance(raw, dict):
             raise UserError(f'--dataset-args: the value for {name} must be an object, e.g. {{"{name}": {{"local_path": "DIR"}}}}')
-        # The built-in data comes with the settings that suit it, unless the user sets them.
-        builtin = {} if "local_path" in raw else {"local_path": str(EXAMPLE_DATA), **EXAMPLE_ARGS.get(name, {})}
+        # The built-in data comes with the settings that suit it, unless the user sets them; a catalogue
+        # benchmark with its entry's (and its prompt style's) settings, read from where it was pulled.
+        builtin = _catalogue_args(name, raw) if name not in TASKS else {} if "local_path" in raw else {
+            "local_path": str(EXAMPLE_DATA), **EXAMPLE_ARGS.get(name, {})}  # fmt: skip
         if builtin.get("scoring") not in (None, *offered):
             del builtin["scoring"]
         args = parse_dataset_args(name, {**builtin, **raw})
@@ -94,8 +98,24 @@ def plan_tasks(config: EvalConfig, default_scoring: str, offered: Collection[str
                 raise UserError(f'{name}: the "judge" metric and dataset arg judge_args go together: give both or neither')
             if args.judge_args is not None:
                 parse_judge_args(name, args.judge_args)  # every mistake in judge_args surfaces before any work
+        if args.prompt_style == "lm-eval" and name in TASKS:
+            # lm-eval's prompts on custom data: the generic bundle for the scoring, under anything the user set.
+            args = parse_dataset_args(name, {**builtin, **LM_EVAL_GENERIC[scoring], **raw})
         plans.append(TaskPlan(name, spec.kind, spec.version, args, scoring, metrics, tuple(spec.files(name, args))))
     return plans
+
+
+def _catalogue_args(name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """A catalogue benchmark's dataset args: its folder, defaults and prompt style (lm-eval unless given)."""
+    bench = get_benchmark(name)
+    style = raw.get("prompt_style") or "lm-eval"
+    if style not in ("lm-eval", "evalscope"):
+        return {}  # parse_dataset_args names the allowed values
+    folder = pulled_folder(name)
+    if "local_path" not in raw and not folder.is_dir():
+        raise UserError(f"{name} is not pulled yet ({folder} does not exist): run `harness data pull {name}` once "
+                        f"(online, or --from a local copy), or give its folder as local_path")  # fmt: skip
+    return {"local_path": str(folder), **bench.dataset_args(style)}
 
 
 def load_task(plan: TaskPlan, limit: int | None) -> PreparedTask:

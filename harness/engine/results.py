@@ -86,6 +86,7 @@ class ResultsBuilder:
                 "version": task.version,
                 "kind": task.kind,
                 "scoring": task.scoring,
+                "prompt_style": task.args.prompt_style or "evalscope",
                 "metrics": list(task.metrics),
                 "language": task.loaded.language,
                 "languages": task.loaded.languages,

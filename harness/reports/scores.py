@@ -124,6 +124,8 @@ def footer(results: Results, rows: list[ScoreRow] | None = None) -> list[str]:
     notes = []
     for name, info in results["tasks"].items():
         parts = [f"scoring={info['scoring']}" + (f" (via {info['scoring_via']})" if info.get("scoring_via") else "")]
+        if info.get("prompt_style") not in (None, "evalscope"):  # EvalScope's wording is the default, unmarked as before
+            parts.append(f"prompts={info['prompt_style']}")
         labels = (
             ("skipped_rows", "skipped rows"),
             ("failed", "failed samples"),
