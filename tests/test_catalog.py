@@ -155,3 +155,28 @@ def test_gsm8k_renders_lm_evals_question_answer_turns(tmp_path, capsys):
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert {r["metric"] for r in results["scores"]} == {"strict_match", "flexible_extract"}
     assert results["tasks"]["gsm8k"]["generation"] == {"max_new_tokens": 256, "stop": ["Question:", "</s>", "<|im_end|>"]}
+
+
+@pytest.mark.parametrize(
+    ("answer_as", "answer", "letter"),
+    [
+        ("index", 2, "C"),
+        ("index", "1", "B"),
+        ("letter", " d ", "D"),
+        ("text", "gamma", "C"),
+        ("text", "Gamma", None),
+        ("index", True, None),
+        ("letter", "E", None),
+        ("index", 4, None),
+    ],
+)
+def test_an_answer_as_index_letter_or_text(answer_as, answer, letter):
+    from harness.tasks.catalog.convert import _mcq_row, _Skip
+
+    spec = {"question": "q", "choices": "choices", "answer": "answer", "answer_as": answer_as}
+    row = {"q": "Which?", "choices": ["alpha", "beta", "gamma", "delta"], "answer": answer}
+    if letter is None:
+        with pytest.raises(_Skip, match="answer is not an option"):
+            _mcq_row(spec, row)
+    else:
+        assert _mcq_row(spec, row) == ("Which?", ["alpha", "beta", "gamma", "delta"], letter)

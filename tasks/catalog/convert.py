@@ -8,8 +8,8 @@ becomes ours:
 
 - `question`: a column; `choices`: a list column, a field of a struct column (`choices.text`) or
   option columns (`[A, B, C, D]`); `answer` with `answer_as`: `index` (0-based, int or digit string),
-  `letter`, or `label_of` (the answer's position in a label list such as ARC's `choices.label`,
-  where labels may be `A`-`E` or `1`-`5`); `preprocess: hellaswag` builds question and endings as
+  `letter`, `text` (the correct option's text), or `label_of` (the answer's position in a label list
+  such as ARC's `choices.label`, where labels may be `A`-`E` or `1`-`5`); `preprocess: hellaswag` builds question and endings as
   lm-eval's HellaSwag task does.
 - QA: `query` and `response` columns; `history_shots` first few-shot rows go in each line's history.
 
@@ -128,6 +128,8 @@ def _mcq_row(spec: dict[str, Any], row: dict[str, Any]) -> tuple[str, list[str],
     elif how == "label_of":
         labels = [str(x).strip() for x in _field(row, spec["labels"]) or []] if isinstance(_field(row, spec["labels"]), list) else []
         index = labels.index(answer.strip()) if isinstance(answer, str) and answer.strip() in labels else -1
+    elif how == "text":
+        index = options.index(answer) if isinstance(answer, str) and answer in options else -1
     else:
         raise UserError(f"catalogue: unknown answer_as {how!r}")
     if not 0 <= index < len(options):
@@ -265,7 +267,7 @@ def _notice(bench: Benchmark, report: PullReport) -> None:
         f"Evaluated split: {bench.eval_split}; few-shot pool: the first {DEV_ROWS} rows of {bench.few_shot_split}\n"
         f"Licence: {bench.licence}. The data keeps its licence; this folder is a conversion, not a relicensing.\n"
         f"Cite: {bench.citation}\n\nRows written:\n" + "".join(f"- {f}: {n}\n" for f, n in sorted(report.rows.items()))
-        + f"\nRows left out (general_mcq cannot hold them):\n{skipped}"
+        + f"\nRows left out ({bench.format} cannot hold them):\n{skipped}"
         + (f"\nConfigs not in the local copy, not written: {', '.join(report.missing)}\n" if report.missing else "")
     )  # fmt: skip
     (report.folder / "NOTICE").write_text(text, encoding="utf-8")
