@@ -93,7 +93,8 @@ def run(ns: argparse.Namespace) -> int:
     """Run the command; its exit code."""
     from harness.cli.progress import rich_progress
     from harness.core.errors import UserError
-    from harness.workflows.perf import Level, RequestShape, load_prompts, perf_json, perf_table, run_perf
+    from harness.workflows.perf import Level, RequestShape, load_prompts, run_perf
+    from harness.workflows.perf_report import perf_json, perf_table
 
     if ns.min_tokens is not None and ns.min_tokens > ns.max_tokens:
         raise UserError(f"perf: --min-tokens {ns.min_tokens} is above --max-tokens {ns.max_tokens}; lower it")

@@ -30,16 +30,15 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UserError
 from harness.core.redact import read_api_key, redact, register_url_secrets, split_url_credentials
-from harness.reports.tables import Column, Table
 from harness.workflows.stream_events import parse_event
 
-__all__ = ["OWN_FIELDS", "Level", "LevelResult", "RequestShape", "load_prompts", "perf_json", "perf_table", "run_perf"]
+__all__ = ["OWN_FIELDS", "Level", "LevelResult", "PerfRun", "RequestShape", "load_prompts", "run_perf"]
 
 MAX_REQUESTS = 10_000
 _FILLER = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while", "the", "harness", "measures",
@@ -377,38 +376,3 @@ class PerfRun:
     def write_records(self, path: Path) -> None:
         """`--records`: one JSON line per request, warm-up included (flagged)."""
         path.write_text("".join(json.dumps(r) + "\n" for r in self.records), encoding="utf-8")
-
-
-def perf_table(run: PerfRun) -> Table:
-    """One row per level."""
-    columns = [Column("Level"), Column("OK", numeric=True), Column("Errors", numeric=True), Column("req/s", numeric=True),
-               Column("out tok/s", numeric=True), Column("total tok/s", numeric=True, drop=2), Column("TTFT p50/p90/p99 ms", numeric=True),
-               Column("TPOT p50/p90/p99 ms", numeric=True), Column("ITL p50/p90/p99 ms", numeric=True, drop=3),
-               Column("E2E p50/p90/p99 ms", numeric=True, drop=1)]  # fmt: skip
-
-    def triple(values: dict[str, float]) -> str:
-        return "/".join(f"{values[k]:.0f}" if values[k] >= 10 else f"{values[k]:.1f}" for k in ("p50", "p90", "p99")) if values else "-"
-
-    rows = [[r.level, str(r.ok), str(r.errors), f"{r.requests_per_s:.2f}", f"{r.output_tokens_per_s:.1f}", f"{r.total_tokens_per_s:.1f}",
-             triple(r.ttft_ms), triple(r.tpot_ms), triple(r.itl_ms), triple(r.e2e_ms)] for r in run.levels]  # fmt: skip
-    notes = [f"{r.level}: first error: {r.first_error}" for r in run.levels if r.first_error]
-    if run.warmup:
-        failed = f", {run.warmup_errors} failed" if run.warmup_errors else ""
-        notes.append(f"{run.warmup} warm-up request(s) before the levels, not counted{failed}.")
-    notes.append("TTFT: time to the first streamed token; TPOT: time per output token after the first; ITL: gap between streamed "
-                 "chunks; E2E: request start to last byte; total tok/s: input plus output tokens (the server's usage).")  # fmt: skip
-    preamble = [f"Endpoint: {run.url}{run.shape.path}, model {run.model}, max_tokens {run.shape.max_tokens}" + _fixed(run.shape)]
-    return Table(columns, rows, title="Serving performance", preamble=preamble, notes=notes)
-
-
-def _fixed(shape: RequestShape) -> str:
-    parts = ["ignore_eos"] * shape.ignore_eos + ([f"min_tokens {shape.min_tokens}"] if shape.min_tokens is not None else [])
-    parts += [f"{k} {json.dumps(v)}" for k, v in sorted(shape.extra_body.items())]
-    return (", " + ", ".join(parts)) if parts else ""
-
-
-def perf_json(run: PerfRun) -> str:
-    """The results as JSON."""
-    body = {"endpoint": run.url + run.shape.path, "model": run.model, "request": {**asdict(run.shape)}, "warmup": run.warmup,
-            "warmup_errors": run.warmup_errors, "levels": [asdict(r) for r in run.levels]}  # fmt: skip
-    return json.dumps(body, indent=2) + "\n"
