@@ -61,11 +61,20 @@ perf-table: $(VVENV)/.installed
 	HF_HUB_OFFLINE=1 $(VVENV)/bin/python benchmarks/perf_readme.py
 
 # The vLLM venv (minutes of downloads) is built while lint and the other suites run, then its suite runs.
+# Every suite runs even when one fails; the failures are listed at the end and the exit code is non-zero.
+SUITES := lint fast slow acceptance browser
 test: install
 	@$(MAKE) --no-print-directory $(VVENV)/.installed > .vllm-install.log 2>&1 & vpid=$$!; \
-	$(MAKE) --no-print-directory lint fast slow acceptance browser; rc=$$?; \
-	wait $$vpid || { echo "building $(VVENV) failed:"; tail -n 40 .vllm-install.log; exit 1; }; \
-	[ $$rc -eq 0 ] && $(MAKE) --no-print-directory vllm
+	failed=""; start=$$(date +%s); \
+	for suite in $(SUITES); do \
+	  t0=$$(date +%s); $(MAKE) --no-print-directory $$suite || failed="$$failed $$suite"; \
+	  echo "== $$suite: $$(( $$(date +%s) - t0 )) s"; \
+	done; \
+	if wait $$vpid; then \
+	  t0=$$(date +%s); $(MAKE) --no-print-directory vllm || failed="$$failed vllm"; echo "== vllm: $$(( $$(date +%s) - t0 )) s"; \
+	else echo "building $(VVENV) failed:"; tail -n 40 .vllm-install.log; failed="$$failed vllm-install"; fi; \
+	echo "== all suites: $$(( $$(date +%s) - start )) s"; \
+	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; echo "all suites passed"
 
 bench: install
 	$(PY) benchmarks/main_job.py

@@ -111,25 +111,24 @@ def _worker_pids(parent: int) -> dict[str, int]:
     return found
 
 
-def test_a_killed_rank_fails_the_run_quickly_and_keeps_finished_samples(tmp_path):
+def test_a_killed_rank_is_detected_and_finished_samples_are_kept(tmp_path):
     args = ["eval", "--backend", "fake", "--datasets", "general_mcq", "--dataset-args", ARC, "--output", str(tmp_path / "out")]
     slow = json.dumps({"delay": 0.05, "calls_file": str(tmp_path / "calls-{rank}.txt")})
-    env = {**os.environ, "HARNESS_DIST_TIMEOUT": "60"}
+    # The collective timeout is far longer than the hang guard below: the run can only end in time because the
+    # loss of rank 1 was detected, never because a timeout expired (no wall-clock figure is asserted).
+    env = {**os.environ, "HARNESS_DIST_TIMEOUT": "3600"}
     proc = subprocess.Popen(harness_cmd(2, *args, "--model-args", slow), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "calls-1.txt").exists() or len((tmp_path / "calls-1.txt").read_text().splitlines()) < 40:
             assert time.monotonic() < deadline and proc.poll() is None, "rank 1 never got going"
             time.sleep(0.1)
-        killed_at = time.monotonic()
         os.kill(_worker_pids(proc.pid)["1"], signal.SIGKILL)
-        _, err = proc.communicate(timeout=90)
-        took = time.monotonic() - killed_at
+        _, err = proc.communicate(timeout=600)  # a hang guard only: detection takes seconds
     finally:
         if proc.poll() is None:
             proc.kill()
-    print(f"run ended {took:.1f} s after rank 1 was killed; exit {proc.returncode}")
-    assert proc.returncode != 0 and took < 60
+    assert proc.returncode != 0
     assert "rank: 1" in err or "lost contact with the other ranks" in err
     # What rank 0 stored is kept, and a plain resume finishes the run.
     run_dir = only_run_dir(tmp_path / "out")

@@ -88,7 +88,7 @@ class WatchingBackend(FakeBackend):
             if n == self.fail_at:
                 raise UserError("the model server went away (planted)")
             if n >= 5:
-                end = time.monotonic() + 5
+                end = time.monotonic() + 120  # a hang guard: the condition holds within milliseconds unless broken
                 # Given n results, at least n - 4 are stored (2 queued, 1 being recorded, slack 1) soon after.
                 while self._stored() < n - 4 and time.monotonic() < end:
                     time.sleep(0.005)

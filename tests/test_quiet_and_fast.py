@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import ROOT
@@ -14,22 +13,18 @@ from conftest import ROOT
 OURS = re.compile(r"^(general_mcq|general_qa): \d+/\d+ \(\d+\.\d samples/s(, eta \d+:\d\d:\d\d)?\)$")
 
 
-def test_help_answers_in_under_a_second_without_torch():
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    subprocess.run([sys.executable, "-m", "harness", "--help"], check=True, capture_output=True, env=env)  # warm the page cache
-    best = min(_timed([sys.executable, "-m", "harness", "--help"], env) for _ in range(3))
-    assert best < 1.0, f"harness --help took {best:.2f} s"
-    code = (
-        "import sys; from harness.cli.main import _parser; _parser(); print(sorted({'torch', 'transformers', 'numpy'} & set(sys.modules)))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    assert out.strip() == "[]"
+# What `harness --help` may not import: each costs a noticeable part of a second before the user sees a line.
+# (How long it takes is measured in benchmarks/cli_startup.py beside a bare interpreter, never asserted here.)
+HEAVY = ("torch", "transformers", "numpy", "httpx", "datasets", "pandas", "scipy", "sacrebleu", "nltk", "jieba")
 
 
-def _timed(args: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(args, check=True, capture_output=True, env=env)
-    return time.perf_counter() - started
+def test_help_imports_no_heavy_library():
+    code = "import sys; from harness.cli.main import main; main(['--help'])"
+    probe = f"import sys, runpy; sys.argv = ['harness', '--help']\ntry:\n    {code.split('; ', 1)[1]}\nexcept SystemExit:\n    pass\n"
+    probe += f"print('LOADED', sorted(set({HEAVY!r}) & {{m.split('.')[0] for m in sys.modules}}))"
+    proc = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=ROOT)
+    assert "usage: harness" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "LOADED []"
 
 
 @pytest.mark.slow

@@ -137,6 +137,16 @@ def test_terminal_tables_fit_80_columns(three_runs, capsys):
     assert max(len(line) for line in narrow.splitlines()) <= 80 and "columns left out to fit 80 columns" in narrow
 
 
+def test_no_cell_ever_wraps_and_each_row_is_one_line():
+    """Names are never folded onto a second line, even when nothing can be dropped: `| grep NAME` finds the row."""
+    names = ["arc_challenge", "a_very_long_subset_name_that_does_not_fit_anywhere_near_eighty_columns_at_all"]
+    table = Table([Column("name"), Column("format"), Column("size", numeric=True)], [[n, "general_mcq", "1172"] for n in names])
+    text = table.terminal(width=40)
+    for name in names:
+        (line,) = [line for line in text.splitlines() if name in line]
+        assert "general_mcq" in line and "1172" in line
+
+
 def test_csv_has_numeric_interval_bounds(three_runs, capsys):
     assert main(["report", three_runs[0], "--format", "csv"]) == 0
     import csv

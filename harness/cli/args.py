@@ -165,14 +165,17 @@ def json_arg(text: str, flag: str) -> dict[str, Any]:
     return value
 
 
-def emit(text: str, out: Path | None) -> None:
-    """Write a command's output to `out` (atomically, secrets masked), or to stdout."""
+def emit(text: str, out: Path | None, flag: str = "-o") -> None:
+    """Write a command's output to `out` (atomically, secrets masked; "wrote" on stderr), or to stdout."""
     if out is None:
         sys.stdout.write(text)
         return
+    from harness.core.names import printable
     from harness.runs.store import RUN_FILES, atomic_write_text
 
+    if out.is_dir():
+        raise UserError(f"{flag} {printable(str(out))}: that is a folder; give a file path")
     if out.name in RUN_FILES and ((out.parent / "run.json").exists() or (out.parent / "results.json").exists()):
-        raise UserError(f"-o {out}: that is a run folder's own {out.name}; write the output elsewhere")
+        raise UserError(f"{flag} {printable(str(out))}: that is a run folder's own {out.name}; write the output elsewhere")
     atomic_write_text(out, text)
-    print(f"wrote {out}")
+    print(f"wrote {printable(str(out))}", file=sys.stderr)

@@ -100,11 +100,13 @@ def _main(argv: Sequence[str] | None) -> int:
         rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
         print(f"error{f' (rank {rank})' if rank else ''}: {exc}", file=sys.stderr)
         return INPUT_ERROR
-    except Terminated:
-        print("terminated (SIGTERM): finished samples are saved; run the same command again to resume", file=sys.stderr)
+    except Terminated as exc:
+        if not getattr(exc, "reported", False):  # a command that said what it kept (perf) has printed its own line
+            print("terminated (SIGTERM): finished samples are saved; run the same command again to resume", file=sys.stderr)
         return TERMINATED
-    except KeyboardInterrupt:
-        print("interrupted: finished samples are saved; run the same command again to resume", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if not getattr(exc, "reported", False):
+            print("interrupted: finished samples are saved; run the same command again to resume", file=sys.stderr)
         return INTERRUPTED
     except OSError as exc:
         print(f"error: {describe_os_error(exc)}", file=sys.stderr)

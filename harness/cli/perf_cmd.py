@@ -93,26 +93,58 @@ def run(ns: argparse.Namespace) -> int:
     """Run the command; its exit code."""
     from harness.cli.progress import rich_progress
     from harness.core.errors import UserError
-    from harness.workflows.perf import Level, RequestShape, load_prompts, run_perf
+    from harness.core.names import check_apart
+    from harness.workflows.perf import Level, PerfRun, RequestShape, load_prompts, run_perf
     from harness.workflows.perf_report import perf_json, perf_table
 
     if ns.min_tokens is not None and ns.min_tokens > ns.max_tokens:
         raise UserError(f"perf: --min-tokens {ns.min_tokens} is above --max-tokens {ns.max_tokens}; lower it")
+    prompts_path = Path(ns.prompts) if ns.prompts else None
+    check_apart([("--records", ns.records), ("-o", ns.out)], [("--prompts", prompts_path)])
     levels = [Level(rate=r) for r in ns.rate] if ns.rate else [Level(concurrency=c) for c in (ns.concurrency or [1, 4])]
     prompts = load_prompts(ns.prompts, ns.prompt_words, ns.requests)
     shape = RequestShape(ns.max_tokens, ns.endpoint, ns.ignore_eos, ns.min_tokens, ns.extra_body)
-    with rich_progress("requests") as progress:
-        run = run_perf(ns.api_url, levels=levels, prompts=prompts, model=ns.model, api_key_env=ns.api_key_env, shape=shape,
-                       max_seconds=ns.max_seconds, timeout=ns.timeout, seed=ns.seed, warmup=ns.warmup, progress=progress)  # fmt: skip
+    done = PerfRun(ns.model or "", ns.api_url, shape)
+    try:
+        with rich_progress("requests") as progress:
+            run_perf(ns.api_url, levels=levels, prompts=prompts, model=ns.model, api_key_env=ns.api_key_env, shape=shape,
+                     max_seconds=ns.max_seconds, timeout=ns.timeout, seed=ns.seed, warmup=ns.warmup, progress=progress,
+                     run=done)  # fmt: skip
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: keep what was measured, and promise no resume
+        _save_interrupted(ns, done, stop)
+        raise
     if ns.records:
-        run.write_records(ns.records)
-    results = run.levels
-    table = perf_table(run)
-    text = perf_json(run) if ns.format == "json" else table.markdown() if ns.format == "md" else table.terminal()
+        emit(done.records_text(), ns.records, "--records")
+    table = perf_table(done)
+    text = perf_json(done) if ns.format == "json" else table.markdown() if ns.format == "md" else table.terminal()
     emit(text, ns.out)
-    over = [r for r in results if r.errors > ns.max_error_rate * r.requests or not r.requests]
+    measured = [r.ok + r.errors for r in done.levels]
+    over = [r for r, n in zip(done.levels, measured, strict=True) if r.errors > ns.max_error_rate * n or not n]
     if over:
-        worst = ", ".join(f"{r.level}: {r.errors}/{r.requests} failed" for r in over)
-        print(f"error: errors above --max-error-rate {ns.max_error_rate:g} ({worst}; first: {over[0].first_error})", file=sys.stderr)
+        worst = ", ".join(f"{r.level}: {r.errors}/{r.ok + r.errors} failed" + (f", {r.cut} cut at --max-seconds" if r.cut else "")
+                          for r in over)  # fmt: skip
+        first = over[0].first_error or f"no request finished within --max-seconds {ns.max_seconds:g}"
+        print(f"error: errors above --max-error-rate {ns.max_error_rate:g} ({worst}; first: {first})", file=sys.stderr)
         return RESULT_SAYS_NO
     return 0
+
+
+def _save_interrupted(ns: argparse.Namespace, done: object, stop: KeyboardInterrupt) -> None:
+    """On Ctrl-C or SIGTERM: write the finished levels' records and table where asked, and say what was kept."""
+    from harness.workflows.perf import PerfRun
+    from harness.workflows.perf_report import perf_json, perf_table
+
+    assert isinstance(done, PerfRun)
+    saved = []
+    if ns.records and done.records:
+        emit(done.records_text(), ns.records, "--records")
+        saved.append(f"{len(done.records)} request record(s) in {ns.records}")
+    if done.levels:
+        table = perf_table(done)
+        text = perf_json(done) if ns.format == "json" else table.markdown() if ns.format == "md" else table.terminal()
+        emit(text, ns.out)
+        saved.insert(0, f"{len(done.levels)} finished level(s)" + (f" in {ns.out}" if ns.out else " above"))
+    what = "; ".join(saved) if saved else "no level had finished, nothing was written"
+    how = "terminated (SIGTERM)" if type(stop).__name__ == "Terminated" else "interrupted"
+    print(f"{how}: perf stopped; {what}. perf does not resume: run it again to measure again", file=sys.stderr)
+    stop.reported = True  # type: ignore[attr-defined]  # harness.cli.main prints no second line

@@ -62,9 +62,10 @@ class SideBySide:
     def table(self) -> Table:
         """The side-by-side table."""
         with_categories = any(k[3] != "-" for k in self.keys)
-        columns = [Column("Dataset"), Column("Metric"), Column("Subset")]
-        columns += [Column("Cat.0", drop=1)] if with_categories else []
-        columns += [Column("Num", numeric=True)] + [Column(run.label, numeric=True) for run in self.runs]
+        # A narrow terminal drops the category first, then n, then the dataset (the metric names it); never a run's column.
+        columns = [Column("Dataset", drop=2), Column("Metric"), Column("Subset")]
+        columns += [Column("Category", drop=4)] if with_categories else []
+        columns += [Column("Num", numeric=True, drop=3)] + [Column(run.label, numeric=True) for run in self.runs]
         rows = []
         reference = self.scores[self.runs[0].label]
         for key in self.keys:

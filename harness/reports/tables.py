@@ -14,8 +14,9 @@ data files and servers, so they are untrusted):
 - Terminal: cells are literal text, never rich markup (`[bold]` prints as written).
 
 A terminal table is fitted to the terminal's width (80 columns when it is not a terminal) by
-dropping the least important columns first, never by wrapping rows; the columns left out are named
-under it.
+dropping the least important columns first, never by wrapping a cell: each row stays one line (so
+`| grep NAME` finds it), and a table whose kept columns are still wider than the terminal is printed at
+its natural width. The columns left out are named under it, with the flag that shows them.
 """
 
 from __future__ import annotations
@@ -101,16 +102,18 @@ class Table:
         table = RichTable(title=Text(self.title) if self.title else None, title_justify="left", show_lines=False)
         for i in keep:
             column = self.columns[i]
-            table.add_column(Text(column.name), justify="right" if column.numeric else "left", overflow="fold")
+            table.add_column(Text(column.name), justify="right" if column.numeric else "left", no_wrap=True)
         for row in self.rows:
             table.add_row(*(Text(row[i]) for i in keep))  # literal text: a name like "[/x]" is not markup
-        console = Console(width=width, record=True, color_system=None, force_terminal=False)
+        natural = _natural_width([self.columns[i] for i in keep], [[row[i] for i in keep] for row in self.rows])
+        # Never narrower than the kept cells: a cell is never folded onto a second line (text lines still wrap at `width`).
+        console = Console(width=max(width, natural), record=True, color_system=None, force_terminal=False)
         with console.capture() as capture:
             for line in self.preamble:  # text lines wrap at the width; table rows never do
-                console.print(line, markup=False, highlight=False)
+                console.print(line, markup=False, highlight=False, width=width)
             console.print(table)
             for note in self.notes:
-                console.print(note, markup=False, highlight=False)
+                console.print(note, markup=False, highlight=False, width=width)
             if dropped:
                 console.print(f"(columns left out to fit {width} columns: {', '.join(dropped)}; {self.shows_all})", markup=False)
         return capture.get()

@@ -13,9 +13,14 @@ Each load level is either a number of requests kept in flight (`--concurrency`) 
 (`--rate`, Poisson, seeded) and sends `--requests` requests, stopping early at `--max-seconds`.
 Requests are sent only to the URL given, and never retried: an error is counted. `--timeout` is a
 deadline for the whole request (a server that trickles bytes cannot stretch it), and `--max-seconds`
-bounds each level's wall time whatever the rate: requests still in flight then are cut and counted
-as errors. A request is OK only when its stream is well formed (`stream_events`).
-A level's duration ends at its last completion.
+bounds each level's wall time whatever the rate: requests still in flight then are cut (counted as
+`cut`: the harness's own limit, not a server error) and requests not yet sent are counted as `unsent`.
+A request is OK only when its stream is well formed (`stream_events`). A level's duration ends at its
+last completion.
+
+Every time is read from the event loop's clock (`loop.time()`), and every wait is an asyncio wait, so
+the tests run perf on a virtual-time loop and check its arithmetic exactly; the real loop's clock is
+`time.monotonic()`.
 
 Prompts come from a general_qa folder or JSONL file (`--prompts`), or are synthetic (`--prompt-words`
 words of filler text). Results: a table (`--format table|md|json`) with p50/p90/p99 of each timing,
@@ -26,9 +31,9 @@ and out, status), so any other statistic can be computed afterwards.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +101,11 @@ class Level:
 
 @dataclass
 class LevelResult:
-    """What one level measured; timings in milliseconds."""
+    """What one level measured; timings in milliseconds.
+
+    `requests` counts the requests sent (ok + errors + cut); `cut` were still running at `--max-seconds` (the
+    harness's own limit, never a server error) and `unsent` were never sent because the level's time was up.
+    """
 
     level: str
     requests: int
@@ -114,6 +123,8 @@ class LevelResult:
     itl_ms: dict[str, float] = field(default_factory=dict)
     e2e_ms: dict[str, float] = field(default_factory=dict)
     first_error: str | None = None
+    cut: int = 0
+    unsent: int = 0
 
 
 @dataclass
@@ -126,6 +137,12 @@ class _Sample:
     prompt_tokens: int = 0
     token_times: list[float] = field(default_factory=list)
     error: str | None = None
+    cut: bool = False  # still running at --max-seconds: cut by perf itself, not an error of the server
+
+    @property
+    def status(self) -> str:
+        """`ok`, `error` or `cut`."""
+        return "cut" if self.cut else "ok" if self.error is None else "error"
 
     def record(self, level: str, index: int, level_start: float) -> dict[str, Any]:
         """One line of `--records`: times in milliseconds, `start_ms` from the level's start, token times from the request's."""
@@ -133,7 +150,7 @@ class _Sample:
         return {"level": level, "request": index, "start_ms": round(1000 * (self.start - level_start), 3),
                 "ttft_ms": round(1000 * self.ttft, 3) if self.ttft is not None else None, "token_times_ms": ms,
                 "e2e_ms": round(1000 * self.e2e, 3), "tokens_in": self.prompt_tokens, "tokens_out": self.tokens,
-                "status": "ok" if self.error is None else "error", "error": self.error}  # fmt: skip
+                "status": self.status, "error": self.error}  # fmt: skip
 
 
 def _percentiles(values: Sequence[float]) -> dict[str, float]:
@@ -167,19 +184,29 @@ def load_prompts(source: str | None, words: int, count: int) -> list[str]:
     return [queries[i % len(queries)] for i in range(count)]
 
 
-async def _one(http: Any, model: str, prompt: str, shape: RequestShape, timeout: float) -> _Sample:
-    """One streamed request, bounded as a whole by `timeout` seconds."""
-    start = time.perf_counter()
-    sample = _Sample(start=start)
+def _now() -> float:
+    """The running event loop's clock (time.monotonic() on a real loop; virtual time in the tests)."""
+    return asyncio.get_running_loop().time()
+
+
+async def _one(http: Any, model: str, prompt: str, shape: RequestShape, timeout: float, sample: _Sample | None = None) -> _Sample:
+    """One streamed request, bounded as a whole by `timeout` seconds, filling `sample` as it goes.
+
+    Cancelled (the level's `--max-seconds`), the sample is marked cut and the cancellation goes on to the caller.
+    """
+    sample = sample or _Sample()
+    start = sample.start = _now()
     try:
         await asyncio.wait_for(_stream(http, model, prompt, shape, sample, start), timeout)
     except asyncio.TimeoutError:
         sample.error = f"no complete answer within {timeout:g} s (--timeout bounds the whole request)"
     except asyncio.CancelledError:
-        sample.error = "still running at --max-seconds (cut)"
+        sample.cut, sample.end = True, _now()
+        sample.e2e = sample.end - start
+        raise
     except Exception as exc:  # a dropped connection, a broken stream: counted, never retried
         sample.error = redact(f"{type(exc).__name__}: {exc}")[:160]
-    sample.end = time.perf_counter()
+    sample.end = _now()
     sample.e2e = sample.end - start
     return sample
 
@@ -207,7 +234,7 @@ async def _stream(http: Any, model: str, prompt: str, shape: RequestShape, sampl
                 sample.prompt_tokens = event.prompt_tokens
             if event.token:
                 chunks += 1
-                sample.token_times.append(time.perf_counter() - start)
+                sample.token_times.append(_now() - start)
                 if sample.ttft is None:
                     sample.ttft = sample.token_times[0]
     if not done:
@@ -227,12 +254,31 @@ class _Target:
     model: str
     shape: RequestShape
     timeout: float
+    transport: Any = None  # an httpx transport in place of the network (tests: a server with planted timings)
 
     def client(self, connections: int) -> Any:
         import httpx
 
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        return httpx.AsyncClient(base_url=self.url, headers=self.headers, auth=self.auth, limits=limits, timeout=self.timeout)
+        return httpx.AsyncClient(base_url=self.url, headers=self.headers, auth=self.auth, limits=limits, timeout=self.timeout,
+                                 transport=self.transport)  # fmt: skip
+
+
+async def _served_model(target: _Target) -> str:
+    """The server's first model (GET /v1/models); one line when the server does not answer with one."""
+    fix = "is the server running? pass --model NAME to skip this call"
+    try:
+        async with target.client(1) as http:
+            response = await asyncio.wait_for(http.get("/models"), target.timeout)
+        body = response.json() if response.status_code == 200 else None
+    except Exception as exc:  # no server, a refused connection, a reply that is not JSON
+        raise UserError(f"{target.url}/models: {redact(type(exc).__name__ + ': ' + str(exc))[:160]} ({fix})") from None
+    data = body.get("data") if isinstance(body, dict) else None
+    first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+    if not isinstance(first.get("id"), str) or not first["id"]:
+        status = "no model listed" if response.status_code == 200 else f"HTTP {response.status_code}"
+        raise UserError(f"{target.url}/models: {status} ({fix})")
+    return redact(first["id"])
 
 
 async def _warmup(target: _Target, prompts: Sequence[str]) -> list[_Sample]:
@@ -241,16 +287,23 @@ async def _warmup(target: _Target, prompts: Sequence[str]) -> list[_Sample]:
         return [await _one(http, target.model, prompt, target.shape, target.timeout) for prompt in prompts]
 
 
-async def _level(target: _Target, prompts: Sequence[str], level: Level, deadline: float, seed: int,
+async def _level(target: _Target, prompts: Sequence[str], level: Level, max_seconds: float, seed: int,
                  progress: Progress | None) -> tuple[LevelResult, list[dict[str, Any]]]:  # fmt: skip
+    """One level: every request's sample is listed when it is sent, so a cut one keeps its start and partial timings."""
     model, shape, timeout = target.model, target.shape, target.timeout
-    results: list[_Sample] = []
-    started = time.perf_counter()
+    sent: list[_Sample] = []
+    done = 0
+    started = _now()
+    deadline = started + max_seconds
 
-    def finished(sample: _Sample) -> _Sample:
+    async def request(prompt: str) -> None:
+        nonlocal done
+        sample = _Sample()
+        sent.append(sample)
+        await _one(http, model, prompt, shape, timeout, sample)
+        done += 1
         if progress:
-            progress(level.label, len(results) + 1, len(prompts))
-        return sample
+            progress(level.label, done, len(prompts))
 
     async with target.client(level.concurrency or 1024) as http:
         if level.concurrency:
@@ -258,40 +311,33 @@ async def _level(target: _Target, prompts: Sequence[str], level: Level, deadline
 
             async def worker() -> None:
                 for prompt in queue:
-                    if time.perf_counter() > deadline:
+                    if _now() >= deadline:
                         return
-                    results.append(finished(await _one(http, model, prompt, shape, timeout)))
+                    await request(prompt)
 
-            workers = [asyncio.ensure_future(worker()) for _ in range(min(level.concurrency, len(prompts)))]
-            await _until(deadline, workers)
+            tasks = [asyncio.ensure_future(worker()) for _ in range(min(level.concurrency, len(prompts)))]
         else:
             rng = random.Random(seed)
-            tasks: list[asyncio.Future[_Sample]] = []
-
-            async def arrival(prompt: str) -> _Sample:
-                sample = finished(await _one(http, model, prompt, shape, timeout))
-                results.append(sample)
-                return sample
-
+            tasks = []
             for n, prompt in enumerate(prompts):
-                tasks.append(asyncio.ensure_future(arrival(prompt)))
+                tasks.append(asyncio.ensure_future(request(prompt)))
                 if n + 1 == len(prompts):
                     break  # no wait after the last arrival: it would only pad the level's duration
                 gap = rng.expovariate(level.rate or 1.0)
-                if time.perf_counter() + gap > deadline:
+                if _now() + gap >= deadline:
                     break
                 await asyncio.sleep(gap)
-            await _until(deadline, tasks)
-            results[:] = [_Sample(start=deadline, error="still running at --max-seconds (cut)", end=deadline) if t.cancelled()
-                          else t.result() for t in tasks]  # fmt: skip
-    return _summary(level.label, results, started), [r.record(level.label, i, started) for i, r in enumerate(results)]
+        await _until(deadline, tasks)
+    summary = _summary(level.label, sent, started, _now(), len(prompts) - len(sent))
+    return summary, [r.record(level.label, i, started) for i, r in enumerate(sent)]
 
 
-def _summary(label: str, results: Sequence[_Sample], started: float) -> LevelResult:
-    """A level's figures from its requests: only successful ones are timed and counted as throughput."""
+def _summary(label: str, results: Sequence[_Sample], started: float, now: float, unsent: int = 0) -> LevelResult:
+    """A level's figures from its requests: only successful ones are timed and counted as throughput; cut ones apart."""
     ends = [r.end for r in results]
-    seconds = (max(ends) if ends else time.perf_counter()) - started
-    ok = [r for r in results if r.error is None]
+    seconds = (max(ends) if ends else now) - started
+    ok = [r for r in results if r.status == "ok"]
+    errors = [r for r in results if r.status == "error"]
     out_tokens, in_tokens = sum(r.tokens for r in ok), sum(r.prompt_tokens for r in ok)
     tpot = [(r.e2e - r.ttft) / (r.tokens - 1) for r in ok if r.ttft is not None and r.tokens > 1]
     itl = [b - a for r in ok for a, b in zip(r.token_times, r.token_times[1:], strict=False)]
@@ -300,11 +346,12 @@ def _summary(label: str, results: Sequence[_Sample], started: float) -> LevelRes
         return x / seconds if seconds else 0.0
 
     return LevelResult(
-        level=label, requests=len(results), ok=len(ok), errors=len(results) - len(ok), seconds=seconds,
+        level=label, requests=len(results), ok=len(ok), errors=len(errors), seconds=seconds, cut=len(results) - len(ok) - len(errors),
+        unsent=unsent,
         requests_per_s=per_s(len(ok)), output_tokens_per_s=per_s(out_tokens), input_tokens=in_tokens, output_tokens=out_tokens,
         input_tokens_per_s=per_s(in_tokens), total_tokens_per_s=per_s(in_tokens + out_tokens),
         ttft_ms=_percentiles([r.ttft for r in ok if r.ttft is not None]), tpot_ms=_percentiles(tpot), itl_ms=_percentiles(itl),
-        e2e_ms=_percentiles([r.e2e for r in ok]), first_error=next((r.error for r in results if r.error), None),
+        e2e_ms=_percentiles([r.e2e for r in ok]), first_error=next((r.error for r in errors), None),
     )  # fmt: skip
 
 
@@ -312,10 +359,25 @@ async def _until(deadline: float, tasks: Sequence[asyncio.Future[Any]]) -> None:
     """Wait for `tasks`, cancelling what still runs at `deadline` (each request then records itself as cut)."""
     if not tasks:
         return
-    _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.perf_counter()))
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - _now()))
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
+
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+def _run_in_loop(coro: Any, loop_factory: LoopFactory | None) -> Any:
+    """`asyncio.run` on a loop of our choosing (a virtual-time loop in the tests; Python 3.10 has no `loop_factory`)."""
+    if loop_factory is None:
+        return asyncio.run(coro)
+    loop = loop_factory()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 def run_perf(
@@ -331,8 +393,16 @@ def run_perf(
     seed: int = 0,
     warmup: int = 1,
     progress: Progress | None = None,
+    run: PerfRun | None = None,
+    transport: Any = None,
+    loop_factory: LoopFactory | None = None,
 ) -> PerfRun:
-    """Warm up with `warmup` requests (not counted), then run each level: `len(prompts)` requests, or until `max_seconds`."""
+    """Warm up with `warmup` requests (not counted), then run each level: `len(prompts)` requests, or until `max_seconds`.
+
+    Levels and records are added to `run` (when given) as each level finishes, so a caller that is
+    interrupted still holds every finished level. `transport` and `loop_factory` replace the network and
+    the event loop (the tests plant timings in virtual time).
+    """
     if not prompts or len(prompts) > MAX_REQUESTS:
         raise UserError(f"perf: --requests must be from 1 to {MAX_REQUESTS}")
     base = api_url.rstrip("/")
@@ -342,20 +412,17 @@ def run_perf(
     key = read_api_key(api_key_env)
     if key:
         headers["Authorization"] = f"Bearer {key}"
+    target = _Target(url, auth, headers, model or "", shape or RequestShape(), timeout, transport)
     if not model:
-        from harness.backends.api.client import ApiClient, Failure, RetryPolicy
-
-        answer = ApiClient(url, api_key=key, concurrency=1, policy=RetryPolicy(timeout, 1)).get("/models")
-        if isinstance(answer, Failure):
-            raise UserError(f"{url}/models: {answer.error} (is the server running? pass --model NAME to skip this call)")
-        model = redact(str((answer.get("data") or [{}])[0].get("id", "")))
-    target = _Target(url, auth, headers, model, shape or RequestShape(), timeout)
-    warm = asyncio.run(_warmup(target, [prompts[i % len(prompts)] for i in range(warmup)])) if warmup else []
-    run = PerfRun(model, url, target.shape, warmup=len(warm), warmup_errors=sum(s.error is not None for s in warm))
+        model = _run_in_loop(_served_model(target), loop_factory)
+        target = dataclasses.replace(target, model=model)
+    run = run or PerfRun(model, url, target.shape)
+    run.model, run.url, run.shape = model, url, target.shape
+    warm = _run_in_loop(_warmup(target, [prompts[i % len(prompts)] for i in range(warmup)]), loop_factory) if warmup else []
+    run.warmup, run.warmup_errors = len(warm), sum(s.status != "ok" for s in warm)
     run.records += [{**s.record("warm-up", i, s.start), "warmup": True} for i, s in enumerate(warm)]
     for level in levels:
-        deadline = time.perf_counter() + max_seconds
-        result, records = asyncio.run(_level(target, prompts, level, deadline, seed, progress))
+        result, records = _run_in_loop(_level(target, prompts, level, max_seconds, seed, progress), loop_factory)
         run.levels.append(result)
         run.records += records
     return run
@@ -373,6 +440,6 @@ class PerfRun:
     levels: list[LevelResult] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
 
-    def write_records(self, path: Path) -> None:
+    def records_text(self) -> str:
         """`--records`: one JSON line per request, warm-up included (flagged)."""
-        path.write_text("".join(json.dumps(r) + "\n" for r in self.records), encoding="utf-8")
+        return "".join(json.dumps(r) + "\n" for r in self.records)

@@ -24,6 +24,8 @@ def perf_table(run: PerfRun) -> Table:
     rows = [[r.level, str(r.ok), str(r.errors), f"{r.requests_per_s:.2f}", f"{r.output_tokens_per_s:.1f}", f"{r.total_tokens_per_s:.1f}",
              triple(r.ttft_ms), triple(r.tpot_ms), triple(r.itl_ms), triple(r.e2e_ms)] for r in run.levels]  # fmt: skip
     notes = [f"{r.level}: first error: {r.first_error}" for r in run.levels if r.first_error]
+    notes += [f"{r.level}: {_stopped(r.cut, r.unsent)} (--max-seconds: perf's own limit, not counted as errors)"
+              for r in run.levels if r.cut or r.unsent]  # fmt: skip
     if run.warmup:
         failed = f", {run.warmup_errors} failed" if run.warmup_errors else ""
         notes.append(f"{run.warmup} warm-up request(s) before the levels, not counted{failed}.")
@@ -31,6 +33,11 @@ def perf_table(run: PerfRun) -> Table:
                  "chunks; E2E: request start to last byte; total tok/s: input plus output tokens (the server's usage).")  # fmt: skip
     preamble = [f"Endpoint: {run.url}{run.shape.path}, model {run.model}, max_tokens {run.shape.max_tokens}" + _fixed(run.shape)]
     return Table(columns, rows, title="Serving performance", preamble=preamble, notes=notes)
+
+
+def _stopped(cut: int, unsent: int) -> str:
+    parts = [f"{cut} request(s) cut while running"] * bool(cut) + [f"{unsent} not sent"] * bool(unsent)
+    return ", ".join(parts)
 
 
 def _fixed(shape: RequestShape) -> str:
