@@ -29,7 +29,9 @@ def run(ns: argparse.Namespace) -> int:
     elif ns.what == "benchmarks":
         from harness.tasks.catalog import benchmark_rows
 
-        table = Table([Column(h, numeric=h == "size") for h in benchmark_rows()[0]], benchmark_rows()[1:])
+        header, *rows = benchmark_rows()
+        table = Table([Column(h, numeric=h == "size", drop=int(h == "licence")) for h in header], rows)
+        table.notes.append("pulled: yes (intact), no, or damaged (harness data pull NAME again); the metrics: harness list metrics")
     elif ns.what == "metrics":
         from harness.cli.metric_catalog import metric_rows
 
@@ -48,19 +50,3 @@ def run(ns: argparse.Namespace) -> int:
         table = Table([Column("name"), Column("what it is"), Column("install")], rows)
     sys.stdout.write(table.terminal())
     return 0
-
-
-_COMMANDS = {
-    "eval": "_eval",
-    "eval-checkpoints": "_eval_checkpoints",
-    "quant-compare": "_quant_compare",
-    "compare": "_compare",
-    "report": "_report",
-    "score": "_score",
-    "list": "_list",
-    "perf": "_perf",
-}
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (Slurm preemption, `docker stop`, Kubernetes): stop like Ctrl-C, with exit code 143."""

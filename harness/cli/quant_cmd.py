@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.cli.args import Help, dataset_flags, generation_flags, json_arg
 from harness.cli.exit_codes import RESULT_SAYS_NO
 from harness.core.errors import UserError
+from harness.core.names import check_name, printable
 from harness.engine.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
 
 NAME = "quant-compare"
@@ -32,6 +33,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--output", "-o", type=Path, default=Path("results") / "quant-compare", metavar="DIR", help="where the variants' runs go"
     )
     qc.add_argument("--format", choices=("table", "md", "csv"), default="table", help="output format")
+    qc.add_argument("--force", action="store_true",
+                    help="write into an --output folder holding other files (they are kept; the harness's own are replaced)")  # fmt: skip
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -42,8 +45,8 @@ def run(ns: argparse.Namespace) -> int:
     for item in ns.variant:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise UserError(f"--variant {item!r}: write NAME=PATH")
-        variants[name] = path
+            raise UserError(f"--variant {printable(repr(item))}: write NAME=PATH")
+        variants[check_name(name, "--variant name")] = path
     config = EvalConfig(
         model=ns.model,
         datasets=tuple(ns.datasets),
@@ -51,13 +54,18 @@ def run(ns: argparse.Namespace) -> int:
         limit=ns.limit,
         batch_size=ns.batch_size,
         generation=GenerationConfig(max_new_tokens=ns.max_new_tokens),
+        trust_code=ns.trust_code,
     )
     methods = [m.strip() for m in ns.quant.split(",") if m.strip()]
-    report = compare(ns.model, methods, config, variants=variants, output=ns.output, device=ns.device)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    report = compare(ns.model, methods, config, variants=variants, output=ns.output, device=ns.device, force=ns.force, say=say)
     for v in report.variants:
         if v.error:
             print(f"{'skipped' if v.skipped else 'error'}: {v.error}", file=sys.stderr)
     sys.stdout.write(render_quant(report, ns.format))
-    sys.stdout.write(f"run folder: {ns.output}\n")
+    sys.stdout.write(f"run folder: {printable(str(ns.output))}\n")
     failed = [v.name for v in report.variants if v.error and not v.skipped]
     return RESULT_SAYS_NO if failed else 0  # a variant that failed while running is a failure; one that cannot run here is not

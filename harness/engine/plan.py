@@ -20,6 +20,7 @@ from harness.metrics.hf_evaluate import is_evaluate, load_module
 from harness.metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
 from harness.tasks import EXAMPLE_DATA, DatasetArgs, LoadedTask, Sample, UserError, get_task, parse_dataset_args
 from harness.tasks.catalog import LM_EVAL_GENERIC, get_benchmark, pulled_folder
+from harness.tasks.catalog.manifest import verify_pulled
 from harness.tasks.registry import EXAMPLE_ARGS, TASKS
 
 __all__ = ["PreparedTask", "TaskPlan", "load_task", "plan_tasks", "prepare_tasks"]
@@ -93,11 +94,14 @@ def plan_tasks(config: EvalConfig, default_scoring: str, offered: Collection[str
             if unknown:
                 raise UserError(f"{name}: unknown metric {unknown[0]!r} (known: {', '.join(known)}, evaluate:NAME_OR_PATH)")
             for metric in filter(is_evaluate, metrics):
-                load_module(metric)  # a module that is missing offline or broken surfaces before any work
+                load_module(metric, trusted=config.trust_code)  # not opted in, missing offline or broken: before any work
             if (JUDGE_METRIC in metrics) != (args.judge_args is not None):
                 raise UserError(f'{name}: the "judge" metric and dataset arg judge_args go together: give both or neither')
             if args.judge_args is not None:
                 parse_judge_args(name, args.judge_args)  # every mistake in judge_args surfaces before any work
+        if name not in TASKS and args.local_path:
+            # A catalogue benchmark is only the benchmark when its folder is exactly what the pull wrote.
+            verify_pulled(Path(args.local_path), name)
         if args.prompt_style == "lm-eval" and name in TASKS:
             # lm-eval's prompts on custom data: the generic bundle for the scoring, under anything the user set.
             args = parse_dataset_args(name, {**builtin, **LM_EVAL_GENERIC[scoring], **raw})
@@ -114,7 +118,7 @@ def _catalogue_args(name: str, raw: dict[str, Any]) -> dict[str, Any]:
     folder = pulled_folder(name)
     if "local_path" not in raw and not folder.is_dir():
         raise UserError(f"{name} is not pulled yet ({folder} does not exist): run `harness data pull {name}` once "
-                        f"(online, or --from a local copy), or give its folder as local_path")  # fmt: skip
+                        f"(online, or --from a local copy), or give the folder it was pulled to as local_path")  # fmt: skip
     return {"local_path": str(folder), **bench.dataset_args(style)}
 
 

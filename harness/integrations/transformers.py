@@ -96,7 +96,11 @@ class EvalCallback(TrainerCallback):
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """After the trainer's own evaluation."""
         if self.at_evaluate:
-            self._run(args, state, kwargs, Path(args.output_dir) / "harness_eval" / f"step-{state.global_step}")
+            from harness.runs.layout import trend_folder
+
+            with trend_folder(Path(args.output_dir), None) as results:  # the folder eval-checkpoints writes its trend to
+                run_dir = results.subfolder(f"step-{state.global_step}")
+            self._run(args, state, kwargs, run_dir)
 
     def _run(self, args: Any, state: Any, kwargs: dict[str, Any], run_dir: Path) -> None:
         model = kwargs["model"]

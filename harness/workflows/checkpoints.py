@@ -5,7 +5,10 @@ full weights or LoRA/PEFT adapters. Adapters share one base model, loaded once: 
 attached, evaluated and detached. Each checkpoint's run lives in the checkpoint, at
 `checkpoint-N/harness_eval/`, the same place `EvalCallback` writes during training; a checkpoint whose
 folder holds finished results with the same run identity is not evaluated again. The trend
-(`trend.md`, `trend.csv`, `trend.png`: metric by step) goes to `OUT/harness_eval/`. When the base model
+(`trend.md`, `trend.csv`, `trend.png`: metric by step) goes to `OUT/harness_eval/`, a folder the harness
+owns (its manifest marks it, harness.core.folders): it is never scanned as holding checkpoints, and one
+that holds a user's files is refused. A checkpoint is named by its path under OUT (`checkpoint-5`,
+`seed1/checkpoint-5`), so same-numbered steps of two runs get two run folders. When the base model
 is known (`--model`, or the adapters' `adapter_config.json`) it is step 0 (its run in
 `OUT/harness_eval/base/`), and MCQ metrics carry their chance level (the mean of 1/options over the
 questions), so a collapse reads as one: 0.50 -> 0.22 against a chance of 0.25.
@@ -13,6 +16,7 @@ questions), so a collapse reads as one: 0.50 -> 0.22 against a chance of 0.25.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -20,14 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UserError
+from harness.core.folders import MANIFEST, OwnedFolder
+from harness.core.names import check_name, printable
 from harness.engine.config import EvalConfig
-from harness.engine.identity import inputs_digest, run_digest
+from harness.engine.identity import inputs_digest, run_digest, scoring_digest
 from harness.engine.plan import plan_tasks
 from harness.reports.tables import Column, Table
+from harness.runs.layout import TREND_KIND, trend_folder
 from harness.runs.results_file import Results, ScoreRow
 from harness.runs.store import finished_run
 
-__all__ = ["Checkpoint", "evaluate_checkpoints", "find_checkpoints", "run_dir_for", "trend_table", "write_trend"]
+__all__ = ["TREND_KIND", "Checkpoint", "evaluate_checkpoints", "find_checkpoints", "run_dir_for", "trend_folder", "trend_table",
+           "write_trend"]  # fmt: skip
 
 _STEP = re.compile(r"^checkpoint-(\d+)$")
 
@@ -41,39 +49,53 @@ class Checkpoint:
     adapter: bool
     label: str = ""  # "base" for the base model
 
+    run: str = ""  # the folder between the training output and the checkpoint (ms-swift's `v0-...`, `seed1`), if any
+
     @property
     def name(self) -> str:
-        """Unique label: `checkpoint-N`, prefixed with the ms-swift version folder when there is one."""
+        """Unique label: `checkpoint-N`, or `RUN/checkpoint-N` when it sits one level down."""
         if self.label:
             return self.label
-        parent = self.path.parent.name
-        return f"{parent}/{self.path.name}" if parent.startswith("v") and "-" in parent else self.path.name
+        return f"{self.run}/{self.path.name}" if self.run else self.path.name
+
+
+def _is_ours(folder: Path) -> bool:
+    """A folder the harness wrote (a trend folder with its manifest, or a run folder): never a checkpoint's home."""
+    return (folder / MANIFEST).is_file() or (folder / "run.json").is_file()
 
 
 def find_checkpoints(output_dir: Path) -> list[Checkpoint]:
-    """Checkpoints directly under `output_dir` or one level down (ms-swift), ordered by run then step."""
+    """Checkpoints directly under `output_dir` or one level down (ms-swift, seeds), ordered by run then step.
+
+    Folders the harness wrote (`harness_eval`, or an `--output` placed inside the training folder) are skipped, so
+    a second run never takes its own results for checkpoints.
+    """
     if not output_dir.is_dir():
-        raise UserError(f"{output_dir}: no such folder (give a Trainer or ms-swift output folder)")
+        raise UserError(f"{printable(str(output_dir))}: no such folder (give a Trainer or ms-swift output folder)")
     found = []
     for path in [*output_dir.glob("checkpoint-*"), *output_dir.glob("*/checkpoint-*")]:
         match = _STEP.match(path.name)
-        if match and path.is_dir():
-            found.append(Checkpoint(path, int(match.group(1)), (path / "adapter_config.json").exists()))
+        if not match or not path.is_dir() or _is_ours(path) or (path.parent != output_dir and _is_ours(path.parent)):
+            continue
+        run = "" if path.parent == output_dir else check_name(path.parent.name, "training run folder")
+        found.append(Checkpoint(path, int(match.group(1)), (path / "adapter_config.json").exists(), run=run))
     if not found:
-        raise UserError(f"{output_dir}: no checkpoint-N folders (looked in it and one level down)")
-    return sorted(found, key=lambda c: (str(c.path.parent), c.step))
+        raise UserError(f"{printable(str(output_dir))}: no checkpoint-N folders (looked in it and one level down)")
+    return sorted(found, key=lambda c: (c.run, c.step))
 
 
-def run_dir_for(ckpt: Checkpoint, results_root: Path | None) -> Path:
-    """Where a checkpoint's run lives: inside the checkpoint (where `EvalCallback` writes), or under `results_root`."""
-    return results_root / ckpt.name if results_root else ckpt.path / "harness_eval"
+def run_dir_for(ckpt: Checkpoint, results: OwnedFolder | None) -> Path:
+    """Where a checkpoint's run lives: inside the checkpoint (where `EvalCallback` writes), or in the results folder."""
+    if results is None:
+        return ckpt.path / "harness_eval"
+    return results.subfolder(ckpt.run) / ckpt.path.name if ckpt.run else results.subfolder(ckpt.path.name)
 
 
 def _reusable(run_dir: Path, config: EvalConfig, fingerprint: dict[str, Any]) -> Results | None:
     """The finished results in `run_dir` when they are for exactly this checkpoint and these settings."""
     plans = plan_tasks(config, "letter")
     inputs = inputs_digest(config, plans)
-    found = finished_run(run_dir, inputs)
+    found = finished_run(run_dir, inputs, scoring_digest(plans))
     if found is None or found.fingerprint != run_digest(inputs, fingerprint, "letter"):
         return None
     return found.results
@@ -84,7 +106,8 @@ def evaluate_checkpoints(
     config: EvalConfig,
     *,
     base_model: str | None = None,
-    results_root: Path | None = None,
+    results: OwnedFolder,
+    separate: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> list[tuple[Checkpoint, Results, bool]]:
     """Evaluate each checkpoint in step order; returns (checkpoint, results, reused).
@@ -93,7 +116,8 @@ def evaluate_checkpoints(
     weights' digest, dtype, device, data and settings) is not evaluated again, whether the
     results came from an earlier `eval-checkpoints` or from `EvalCallback` during training. A
     folder holding results for other inputs (an edited data file, other settings) is evaluated
-    again and replaced.
+    again and replaced. `results` (an entered `trend_folder`) holds the base run, and with `separate` every
+    checkpoint's run too (`--output`); otherwise each checkpoint's run is in the checkpoint.
     """
     from harness.backends.hf.loading import expected_fingerprint
     from harness.engine.runner import evaluate
@@ -107,16 +131,16 @@ def evaluate_checkpoints(
     total = len(checkpoints) + bool(base)
     if base:
         say(f"[1/{total}] base model {base} (step 0)")
-        result = evaluate(replace(config, model=base), run_dir=(results_root or output_dir / "harness_eval") / "base")
+        result = evaluate(replace(config, model=base), run_dir=results.subfolder("base"))
         out.append((Checkpoint(Path(base), 0, False, label="base"), result.results, result.reused))
     for n, ckpt in enumerate(checkpoints, start=len(out) + 1):
-        run_dir = run_dir_for(ckpt, results_root)
+        run_dir = run_dir_for(ckpt, results if separate else None)
         cfg = replace(config, model=str(ckpt.path))
         expected = expected_fingerprint(str(ckpt.path), device=device, dtype=dtype, base_model=base_model)
-        results = _reusable(run_dir, cfg, expected)
-        if results is not None:
+        earlier = _reusable(run_dir, cfg, expected)
+        if earlier is not None:
             say(f"[{n}/{total}] {ckpt.name}: finished earlier (reused)")
-            out.append((ckpt, results, True))
+            out.append((ckpt, earlier, True))
             continue
         say(f"[{n}/{total}] {ckpt.name} (step {ckpt.step}): evaluating")
         if ckpt.adapter:
@@ -222,14 +246,13 @@ def trend_table(
     return Table(columns, rows, title="Checkpoint trend", notes=notes)
 
 
-def write_trend(runs: Sequence[tuple[Checkpoint, Results, bool]], root: Path, chance: dict[str, float] | None = None) -> dict[str, Path]:
-    """trend.md, trend.csv and (with matplotlib) trend.png in `root`; the chance level as a dashed line."""
+def write_trend(
+    runs: Sequence[tuple[Checkpoint, Results, bool]], results: OwnedFolder, chance: dict[str, float] | None = None
+) -> dict[str, Path]:
+    """trend.md, trend.csv and (with matplotlib) trend.png in the results folder; the chance level as a dashed line."""
     chance = chance or {}
     table = trend_table(runs, chance=chance)
-    root.mkdir(parents=True, exist_ok=True)
-    files = {"md": root / "trend.md", "csv": root / "trend.csv"}
-    files["md"].write_text(table.markdown(), encoding="utf-8")
-    files["csv"].write_text(table.csv(), encoding="utf-8")
+    files = {"md": results.write_text("trend.md", table.markdown()), "csv": results.write_text("trend.csv", table.csv())}
     try:
         import matplotlib
 
@@ -257,9 +280,10 @@ def write_trend(runs: Sequence[tuple[Checkpoint, Results, bool]], root: Path, ch
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
         ax.set_ylim(*_y_range(low, high))
     fig.tight_layout()
-    files["png"] = root / "trend.png"
-    fig.savefig(files["png"], dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
+    files["png"] = results.write_bytes("trend.png", png.getvalue())
     return files
 
 

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessWarning, UserError
+from harness.core.folders import OwnedFolder
+from harness.core.names import check_apart, check_name
 from harness.engine.config import EvalConfig
 from harness.metrics.paired import paired_compare
 from harness.runs.samples import load_samples
@@ -31,9 +35,11 @@ __all__ = ["QuantReport", "VariantResult", "compare", "render_quant"]
 
 
 def _parse_variants(methods: list[str], paths: dict[str, str]) -> list[tuple[str, str | None]]:
-    """The variants to run, checked before any model loads: known methods, each once."""
+    """The variants to run, checked before any model loads: known methods, each once, names safe as folder names."""
     from harness.workflows.quant_methods import METHODS
 
+    for name in paths:
+        check_name(name, "--variant name")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UserError(f"--quant: unknown method {unknown[0]!r} (known: {', '.join(METHODS)}); see harness list quant")
@@ -54,7 +60,7 @@ def _softmax(lps: list[float]) -> list[float]:
     return [e / total for e in exps]
 
 
-def _agreement(ref: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], result: VariantResult, out: Path) -> None:
+def _agreement(ref: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], result: VariantResult, out: OwnedFolder) -> None:
     keys = [k for k in ref if k in new]
     same, dlogp, kls, flips = 0, [], [], []
     for k in keys:
@@ -81,7 +87,7 @@ def _agreement(ref: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], r
     result.mean_abs_dlogp = sum(dlogp) / len(dlogp) if dlogp else None
     result.mean_kl = sum(kls) / len(kls) if kls else None
     result.flips = len(flips)
-    (out / f"flips_{result.name}.jsonl").write_text("".join(json.dumps(f, ensure_ascii=False) + "\n" for f in flips), encoding="utf-8")
+    out.write_text(f"flips_{result.name}.jsonl", "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in flips))
 
 
 def _metric_rows(ref: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], seed: int) -> list[dict[str, Any]]:
@@ -99,47 +105,79 @@ def _metric_rows(ref: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
 
 
 def compare(
-    model: str, methods: list[str], config: EvalConfig, *, variants: dict[str, str] | None = None, output: Path, device: str = "auto"
+    model: str,
+    methods: list[str],
+    config: EvalConfig,
+    *,
+    variants: dict[str, str] | None = None,
+    output: Path,
+    device: str = "auto",
+    force: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> QuantReport:
     """Evaluate each variant on `config`'s datasets and compare with the first; see the module docstring.
 
     Each variant is loaded, timed and evaluated in a fresh process (harness.workflows.quant_variant), so its
-    load time and peak memory are its own, whatever ran before it.
+    load time and peak memory are its own, whatever ran before it. `output` is a folder the harness owns
+    (harness.core.folders): one holding a user's files is refused unless `force`. `say` gets a line as each
+    variant starts and ends.
     """
     from harness.backends.hf.loading import require_model
     from harness.engine.plan import prepare_tasks
 
     plan = _parse_variants(methods, variants or {})
+    inputs = [("--model", Path(model) if Path(model).exists() else None)]
+    inputs += [(f"--variant {name}", Path(path)) for name, path in plan if path is not None]
+    check_apart([("--output", output)], inputs)
+    folder = OwnedFolder(output, "quant-compare", force=force)
+    folder.check()  # a folder holding the user's files is refused before anything is loaded
     prepare_tasks(config, "letter")  # the data files are read and checked before any model loads
     require_model(model)  # a missing model path is the one line `eval` gives, not the hub's message
     _warn_if_dequantized(model)
-    output.mkdir(parents=True, exist_ok=True)
+    say = say or (lambda line: None)
     results: list[VariantResult] = []
     reference: dict[str, dict[str, Any]] | None = None
-    for name, path in plan:
-        result = VariantResult(name)
-        results.append(result)
-        run_dir = output / name
-        measured = measure_in_fresh_process(model, name, path, device, config, run_dir)
-        if measured.get("skipped") or measured.get("failed"):
-            if reference is None:
-                why = measured.get("skipped") or f"{name} {measured['failed']}; put a variant that runs here first in --quant"
-                raise UserError(why if measured.get("skipped") else f"quant-compare: the reference variant {why}")
-            result.error, result.skipped = str(measured.get("skipped") or measured["failed"]), bool(measured.get("skipped"))
-            continue
-        for key in ("weight_mb", "peak_rss_mb", "load_seconds", "eval_seconds", "tokens"):
-            setattr(result, key, measured[key])
-        result.run_dir = str(run_dir)
-        records = load_samples(run_dir)
-        if reference is None:
-            reference = records
-        _agreement(reference, records, result, output)
-        result.metrics = _metric_rows(reference, records, config.seed)
-    report = QuantReport(results[0].name, results, str(output))
-    (output / "quant_compare.json").write_text(json.dumps(asdict(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    for fmt, suffix in (("md", "md"), ("csv", "csv")):
-        (output / f"quant_compare.{suffix}").write_text(render_quant(report, fmt), encoding="utf-8")
+    with folder:
+        for n, (name, path) in enumerate(plan, start=1):
+            result = VariantResult(name)
+            results.append(result)
+            run_dir = folder.subfolder(name)
+            say(f"[{n}/{len(plan)}] {name}: loading and evaluating in its own process")
+            started = time.monotonic()
+            measured = measure_in_fresh_process(model, name, path, device, config, run_dir)
+            outcome = "skipped" if measured.get("skipped") else "failed" if measured.get("failed") else "done"
+            say(f"[{n}/{len(plan)}] {name}: {outcome} in {time.monotonic() - started:.0f} s")
+            reference = _take(result, measured, run_dir, reference, folder, config.seed)
+        report = QuantReport(results[0].name, results, str(output))
+        folder.write_text("quant_compare.json", json.dumps(asdict(report), indent=2, ensure_ascii=False) + "\n")
+        for fmt in ("md", "csv"):
+            folder.write_text(f"quant_compare.{fmt}", render_quant(report, fmt))
     return report
+
+
+def _take(
+    result: VariantResult,
+    measured: dict[str, Any],
+    run_dir: Path,
+    reference: dict[str, dict[str, Any]] | None,
+    folder: OwnedFolder,
+    seed: int,
+) -> dict[str, dict[str, Any]] | None:
+    """Fill one variant's row from what its process measured; returns the reference's records (the first variant's)."""
+    if measured.get("skipped") or measured.get("failed"):
+        if reference is None:
+            why = measured.get("skipped") or f"{result.name} {measured['failed']}; put a variant that runs here first in --quant"
+            raise UserError(why if measured.get("skipped") else f"quant-compare: the reference variant {why}")
+        result.error, result.skipped = str(measured.get("skipped") or measured["failed"]), bool(measured.get("skipped"))
+        return reference
+    for key in ("weight_mb", "peak_rss_mb", "load_seconds", "eval_seconds", "tokens"):
+        setattr(result, key, measured[key])
+    result.run_dir = str(run_dir)
+    records = load_samples(run_dir)
+    reference = reference if reference is not None else records
+    _agreement(reference, records, result, folder)
+    result.metrics = _metric_rows(reference, records, seed)
+    return reference
 
 
 def _warn_if_dequantized(model: str) -> None:

@@ -15,6 +15,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import replace
@@ -34,19 +35,16 @@ _COSTS = ("weight_mb", "peak_rss_mb", "load_seconds", "eval_seconds", "tokens")
 def measure_in_fresh_process(model: str, name: str, path: str | None, device: str, config: EvalConfig, run_dir: Path) -> dict[str, Any]:
     """Run the variant in a child process; its measurements, or {"skipped": why} / {"failed": why}."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    spec = run_dir.parent / f".{name}.spec.json"
-    out = run_dir.parent / f".{name}.measured.json"
-    spec.write_text(json.dumps({"model": model, "name": name, "path": path, "device": device, "config": config.to_dict(),
-                                "run_dir": str(run_dir)}), encoding="utf-8")  # fmt: skip
-    out.unlink(missing_ok=True)
-    proc = subprocess.run([sys.executable, "-m", "harness.workflows.quant_variant", str(spec), str(out)],
-                          capture_output=True, text=True, env=os.environ.copy())  # fmt: skip
-    spec.unlink(missing_ok=True)
-    if not out.is_file():
-        last = next((line for line in reversed(proc.stderr.splitlines()) if line.strip()), f"exit {proc.returncode}")
-        return {"failed": f"failed in its process ({last.strip()[:200]})"}
-    measured: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    out.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="harness-variant-") as scratch:  # never in the output folder (it is the user's view)
+        spec, out = Path(scratch) / "spec.json", Path(scratch) / "measured.json"
+        spec.write_text(json.dumps({"model": model, "name": name, "path": path, "device": device, "config": config.to_dict(),
+                                    "run_dir": str(run_dir)}), encoding="utf-8")  # fmt: skip
+        proc = subprocess.run([sys.executable, "-m", "harness.workflows.quant_variant", str(spec), str(out)],
+                              capture_output=True, text=True, env=os.environ.copy())  # fmt: skip
+        if not out.is_file():
+            last = next((line for line in reversed(proc.stderr.splitlines()) if line.strip()), f"exit {proc.returncode}")
+            return {"failed": f"failed in its process ({last.strip()[:200]})"}
+        measured: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     return measured
 
 

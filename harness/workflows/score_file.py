@@ -18,14 +18,17 @@ from harness.tasks.files import read_jsonl
 __all__ = ["score_pairs_file"]
 
 
-def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[Results, list[dict[str, Any]]]:
-    """Score every line; returns (results in run format, per-line records with their scores)."""
+def score_pairs_file(path: Path, metrics: list[str], seed: int = 0, *, trust_code: bool = False) -> tuple[Results, list[dict[str, Any]]]:
+    """Score every line; returns (results in run format, per-line records with their scores).
+
+    `trust_code` is the user's opt-in to run `evaluate:` modules (their Python code; harness.core.trust).
+    """
     known = (*QA_METRICS, *CORPUS_METRICS)
     unknown = [m for m in metrics if m not in known and not is_evaluate(m)]
     if unknown:
         raise UserError(f"unknown metric {unknown[0]!r} (known: {', '.join(known)}, evaluate:NAME_OR_PATH)")
     for metric in filter(is_evaluate, metrics):
-        load_module(metric)  # missing or broken: one line before any line is read
+        load_module(metric, trusted=trust_code)  # not opted in, missing or broken: one line before any line is read
     per_sample = [m for m in metrics if m in QA_METRICS]
     records = []
     for rec in read_jsonl(path, exact_numbers=False):
@@ -64,4 +67,6 @@ def score_pairs_file(path: Path, metrics: list[str], seed: int = 0) -> tuple[Res
 
 def write_per_sample(path: Path, records: list[dict[str, Any]]) -> None:
     """One JSON line per pair: the input fields and every score under EvalScope's key names."""
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    from harness.runs.store import atomic_write_text
+
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))

@@ -101,9 +101,22 @@ def get_benchmark(name: str) -> Benchmark:
 
 def benchmark_rows() -> list[list[str]]:
     """The catalogue as a table, header first: `harness list benchmarks` and the README's table."""
-    rows = [["name", "format", "size", "licence", "default scoring", "shots", "pulled"]]
+    rows = [["name", "format", "size", "licence", "scoring", "pulled"]]
     for b in benchmarks().values():
-        scoring = b.default_scoring if b.kind == "mcq" else "generate: " + ", ".join(b.defaults.get("metrics", []))
-        shots = str(b.defaults.get("few_shot_num", b.qa.get("history_shots", 0) if b.qa else 0))
-        rows.append([b.name, b.format, str(b.size), b.licence, scoring, shots, "yes" if pulled_folder(b.name).is_dir() else "no"])
+        shots = b.defaults.get("few_shot_num", b.qa.get("history_shots", 0) if b.qa else 0)
+        rows.append([b.name, b.format, str(b.size), b.licence, f"{b.default_scoring}, {shots}-shot", pulled_state(b.name)])
     return rows
+
+
+def pulled_state(name: str) -> str:
+    """`yes` (pulled and intact), `no`, or `damaged` (the folder does not match its manifest: `--datasets` refuses it)."""
+    folder = pulled_folder(name)
+    if not folder.exists():
+        return "no"
+    from harness.tasks.catalog.manifest import verify_pulled
+
+    try:
+        verify_pulled(folder, name)
+    except UserError:
+        return "damaged"
+    return "yes"

@@ -13,16 +13,26 @@ becomes ours:
   lm-eval's HellaSwag task does.
 - QA: `query` and `response` columns; `history_shots` first few-shot rows go in each line's history.
 
-A row that general_mcq cannot hold (fewer than 2 options, a gap, more than 10, an answer that is
-not an option) is left out, counted in the NOTICE and in the line printed; nothing is left out silently.
-The few-shot split keeps its first `DEV_ROWS` rows (lm-eval's `first_n` sampler reads only those).
+A row that general_mcq cannot hold (fewer than 2 options, a gap, more options than it has letters, an answer that is
+not an option, an empty cell, a control character such as NUL in a cell) is left out, counted in the
+manifest, the NOTICE and the line printed; nothing is left out silently. A column the mapping needs that
+the files lack, or a file that is not in the encoding given (`--encoding`, UTF-8 by default), is one line
+naming the file. The few-shot split keeps its first `DEV_ROWS` rows (lm-eval's `first_n` sampler reads only those).
+
+The folder is written whole and swapped into place with its manifest (harness.core.folders,
+harness.tasks.catalog.manifest): a pull that fails or is killed leaves the previous complete benchmark,
+or nothing that evaluates; a re-pull replaces every file, so no stale subject survives. A hub cache
+folder holding several revisions is read at `--revision`, or at the revision `refs/main` names (said in
+one line), never both.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import hashlib
+import io
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -32,10 +42,13 @@ from typing import Any
 
 from harness.core import provenance
 from harness.core.errors import UserError
+from harness.core.folders import StagedFolder
+from harness.core.names import has_control, printable
 from harness.tasks.catalog import Benchmark
+from harness.tasks.catalog.manifest import KIND, render_notice
 from harness.tasks.sample import LETTERS
 
-__all__ = ["DEV_ROWS", "PullReport", "hellaswag_preprocess", "pull"]
+__all__ = ["DEV_ROWS", "PullReport", "Source", "hellaswag_preprocess", "pull", "resolve_source"]
 
 DEV_ROWS = 25
 _SUFFIXES = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv", ".jsonl": "json", ".json": "json"}
@@ -50,6 +63,7 @@ class PullReport:
     rows: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     revision: str = ""
+    note: str = ""  # which revision of a hub cache folder was read, when it held several
 
     def line(self) -> str:
         """The one line printed when done."""
@@ -57,8 +71,8 @@ class PullReport:
         left = f"; {sum(self.skipped.values())} row(s) left out ({', '.join(f'{k}: {v}' for k, v in sorted(self.skipped.items()))})"
         absent = f"; {len(self.missing)} config(s) not in the local copy, not written ({', '.join(self.missing[:5])}" + (
             ", ..." if len(self.missing) > 5 else "") + ")"  # fmt: skip
-        return f"wrote {total} evaluated rows in {len(self.rows)} file(s) to {self.folder}" + (left if self.skipped else "") + (
-            absent if self.missing else "")  # fmt: skip
+        return printable(f"wrote {total} evaluated rows in {len(self.rows)} file(s) to {self.folder}" + (left if self.skipped else "")
+                         + (absent if self.missing else ""), 1000)  # fmt: skip
 
 
 def hellaswag_preprocess(text: str) -> str:
@@ -80,12 +94,26 @@ class _Skip(Exception):
 
 
 def _text(value: Any) -> str | None:
-    """A cell as text: strings as they are, numbers written out (pandas reads "36.5" from a CSV as a float)."""
+    """A cell as text: strings as they are, numbers written out (pandas reads "36.5" from a CSV as a float).
+
+    A control character other than tab and line breaks (NUL, escape...) makes the row unusable: it is left out
+    here, with its reason, rather than passed on to fail the whole file at evaluation.
+    """
     if isinstance(value, str):
+        if has_control(value.replace("\t", " ").replace("\n", " ").replace("\r", " ")):
+            raise _Skip("control character in a cell")
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def _required(value: Any, what: str) -> str:
+    """A cell that must hold text: a null or empty cell leaves the row out (never the text "None")."""
+    text = _text(value)
+    if text is None or not text.strip():
+        raise _Skip(f"empty {what}")
+    return text
 
 
 def _texts(value: Any) -> list[str]:
@@ -107,7 +135,7 @@ def _mcq_row(spec: dict[str, Any], row: dict[str, Any]) -> tuple[str, list[str],
         question = hellaswag_preprocess(f"{label}: {ctx_a} {ctx_b.capitalize()}")
         options = [hellaswag_preprocess(e) for e in _texts(row.get("endings"))]
     else:
-        question = _text(row.get(spec["question"])) or ""
+        question = _required(row.get(spec["question"]), "question")
         choices = spec["choices"]
         options = _texts([row.get(c) for c in choices] if isinstance(choices, list) else _field(row, choices))
     while options and not options[-1].strip():
@@ -137,6 +165,56 @@ def _mcq_row(spec: dict[str, Any], row: dict[str, Any]) -> tuple[str, list[str],
     return question, options, LETTERS[index]
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a pull reads from: the hub (`path` None), or a local copy, with the options that say how to read it."""
+
+    path: Path | None = None
+    encoding: str | None = None
+    note: str = ""  # which revision of a hub cache folder is read, when it held several
+
+
+def resolve_source(bench: Benchmark, path: Path | None, *, revision: str | None = None, encoding: str | None = None) -> Source:
+    """The folder to read under `--from`: a hub cache folder (`datasets--org--name/snapshots/REV`) is resolved to one revision.
+
+    Several revisions: `--revision` picks one; else the revision `refs/main` names, said in one line; else one line
+    naming them. A snapshot's own folder, or loose files, are read as they are.
+    """
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise UserError(f"--encoding {printable(encoding, 40)}: unknown encoding; use a Python codec name such as gbk") from None
+    if path is None:
+        return Source(None, encoding)
+    repo = path
+    cache_name = "datasets--" + bench.hf_id.replace("/", "--")
+    if (path / cache_name).is_dir():  # the hub cache root (~/.cache/huggingface/hub)
+        repo = path / cache_name
+    snapshots = repo / "snapshots" if (repo / "snapshots").is_dir() else repo if repo.name == "snapshots" else None
+    if snapshots is None:
+        if revision is not None:
+            raise UserError(f"--revision {printable(revision, 60)}: {printable(str(path))} is not a hub cache folder (no snapshots/); "
+                            "drop --revision, or point --from at the cache folder")  # fmt: skip
+        return Source(path, encoding)
+    revisions = sorted(p.name for p in snapshots.iterdir() if p.is_dir())
+    if revision is not None:
+        if revision not in revisions:
+            raise UserError(f"--revision {printable(revision, 60)}: not under {printable(str(snapshots))} (there: "
+                            f"{', '.join(revisions) or 'none'})")  # fmt: skip
+        return Source(snapshots / revision, encoding)
+    if len(revisions) == 1:
+        return Source(snapshots / revisions[0], encoding)
+    main = snapshots.parent / "refs" / "main"
+    named = main.read_text(encoding="utf-8").strip() if main.is_file() else ""
+    if named in revisions:
+        others = len(revisions) - 1
+        return Source(snapshots / named, encoding, f"read revision {named} (refs/main) of {len(revisions)} in {snapshots}; "
+                      f"{others} other(s) ignored (--revision REV picks one)")  # fmt: skip
+    raise UserError(f"--from {printable(str(path))} holds {len(revisions) or 'no'} revisions ({', '.join(revisions[:4])}) and no "
+                    "refs/main naming one; pass --revision REV")  # fmt: skip
+
+
 def _files(source: Path, config: str | None, split: str) -> list[Path]:
     """The files of one config and split in a local copy: `config/split-*.parquet`, `split/config.csv`, `config_split.csv`."""
     candidates = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
@@ -149,46 +227,113 @@ def _files(source: Path, config: str | None, split: str) -> list[Path]:
         of_split = split in dirs or stem == split or stem.startswith(f"{split}-") or both or (config is None and stem.endswith(f"_{split}"))
         return of_config and of_split
 
-    return [p for p in candidates if matches(p)]
+    found = [p for p in candidates if matches(p)]
+    by_name: dict[str, Path] = {}
+    for p in found:  # one shard twice (two copies, two revisions side by side) would count every question twice
+        if p.name in by_name:
+            raise UserError(f"{printable(str(source))}: two copies of {printable(p.name, 80)} for {config or 'default'}/{split} "
+                            f"({printable(str(by_name[p.name].parent), 80)} and {printable(str(p.parent), 80)}); point --from at "
+                            "one snapshot")  # fmt: skip
+        by_name[p.name] = p
+    return found
 
 
-def _rows(bench: Benchmark, config: str | None, split: str, source: Path | None) -> Iterator[dict[str, Any]]:
+def _check_encoding(path: Path, encoding: str | None) -> None:
+    """A text file that does not decode is one line naming it and `--encoding` (read in blocks: any size, little memory)."""
+    if _SUFFIXES.get(path.suffix) not in ("csv", "json"):
+        return
+    name = encoding or "utf-8"
+    decoder = codecs.getincrementaldecoder(name)()
+    offset = 0
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                raise UserError(f"{printable(str(path))}: not valid {name.upper() if name == 'utf-8' else name} (byte 0x"
+                                f"{block[exc.start]:02x} at offset {offset + exc.start}); pass its encoding, e.g. --encoding gbk"
+                                ) from None  # fmt: skip
+            offset += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise UserError(
+                f"{printable(str(path))}: not valid {name} (cut off at the end); pass its encoding, e.g. --encoding gbk"
+            ) from None
+
+
+def _needed_columns(bench: Benchmark) -> list[str]:
+    """The top-level columns the entry's mapping reads."""
+    if bench.mcq is not None:
+        spec = bench.mcq
+        if spec.get("preprocess") == "hellaswag":
+            cols = ["activity_label", "ctx_a", "ctx_b", "endings"]
+        else:
+            cols = [spec["question"], *(spec["choices"] if isinstance(spec["choices"], list) else [spec["choices"]])]
+        cols += [spec["answer"], *([spec["labels"]] if "labels" in spec else [])]
+    else:
+        cols = [(bench.qa or {})["query"], (bench.qa or {})["response"]]
+    return list(dict.fromkeys(c.split(".")[0] for c in cols))
+
+
+def _rows(bench: Benchmark, config: str | None, split: str, source: Source) -> Iterator[dict[str, Any]]:
     try:
         import datasets
     except ImportError:
         raise UserError("harness data pull needs the `datasets` library: pip install 'harness[evaluate]'") from None
     datasets.disable_progress_bars()
-    if source is None:
+    if source.path is None:
         try:
             data = datasets.load_dataset(bench.hf_id, config, split=split)
         except Exception as exc:  # offline, a missing config, the hub refusing: one line
             first = " ".join(str(exc).split())[:200]
             raise UserError(f"{bench.name}: cannot read {bench.hf_id} ({config or 'default'}, {split}) from the hub ({type(exc).__name__}: "
-                            f"{first}); run it online once, or pass --from a local copy") from None  # fmt: skip
+                            f"{printable(first)}); run it online once, or pass --from a local copy") from None  # fmt: skip
+        where = bench.hf_id
     else:
-        files = _files(source, config, split)
+        files = _files(source.path, config, split)
         if not files:
             example = f"{config}/{split}-00000-of-00001.parquet" if config else f"data/{split}-00000-of-00001.parquet"
-            raise UserError(f"{bench.name}: no file for config {config or 'default'}, split {split} under {source} "
+            raise UserError(f"{bench.name}: no file for config {config or 'default'}, split {split} under {printable(str(source.path))} "
                             f"(expected the hub's layout, e.g. {example})")  # fmt: skip
         kinds = {_SUFFIXES[p.suffix] for p in files}
         if len(kinds) > 1:
-            raise UserError(f"{bench.name}: mixed file types for {config or 'default'}/{split}: {', '.join(map(str, files))}")
+            names = ", ".join(p.relative_to(source.path).as_posix() if source.path.is_dir() else p.name for p in files)
+            raise UserError(f"{bench.name}: mixed file types for {config or 'default'}/{split} under {printable(str(source.path))}: "
+                            f"{printable(names, 400)}; keep one kind")  # fmt: skip
+        for path in files:
+            _check_encoding(path, source.encoding)
+        kind = kinds.pop()
+        options = {"encoding": source.encoding} if source.encoding and kind in ("csv", "json") else {}
         try:
-            data = datasets.load_dataset(kinds.pop(), data_files=[str(p) for p in files], split="train")
+            data = datasets.load_dataset(kind, data_files=[str(p) for p in files], split="train", **options)
         except Exception as exc:
             first = " ".join(str(exc).split())[:200]
-            raise UserError(f"{files[0]}: cannot be read as a data set ({type(exc).__name__}: {first})") from None
+            raise UserError(
+                f"{printable(str(files[0]))}: cannot be read as a data set ({type(exc).__name__}: {printable(first)})"
+            ) from None
+        where = printable(str(files[0])) + (f" (and {len(files) - 1} more)" if len(files) > 1 else "")
+    lacking = [c for c in _needed_columns(bench) if c not in (data.column_names or [])]
+    if lacking:
+        raise UserError(f"{where}: no column {printable(lacking[0], 60)!r} ({bench.name} reads {', '.join(_needed_columns(bench))}; "
+                        f"the file has {printable(', '.join(data.column_names or []), 120)}); is it a copy of {bench.hf_id}?")  # fmt: skip
     yield from data
 
 
-def _revision(bench: Benchmark, source: Path | None) -> str:
-    if source is not None:
+def _revision(bench: Benchmark, source: Source, configs: Sequence[str | None]) -> str:
+    """The hub revision, or for a local copy a sha256 of the files the pull reads (streamed; other files are never read)."""
+    if source.path is not None:
         h = hashlib.sha256()
-        for p in [source] if source.is_file() else sorted(q for q in source.rglob("*") if q.is_file()):
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
-        return f"local copy {source} (sha256 {h.hexdigest()[:16]})"
+        seen: set[Path] = set()
+        for config in configs:
+            for split in dict.fromkeys((bench.eval_split, bench.few_shot_split)):
+                for p in _files(source.path, config, split):
+                    if p in seen:
+                        continue
+                    seen.add(p)
+                    rel = p.relative_to(source.path).as_posix() if source.path.is_dir() else p.name
+                    h.update(rel.encode("utf-8", "surrogatepass") + b"\0" + provenance.file_sha256(p).encode() + b"\0")
+        return f"local copy {source.path} (sha256 {h.hexdigest()[:16]} of the {len(seen)} file(s) read)"
     try:
         from huggingface_hub import HfApi
 
@@ -197,22 +342,29 @@ def _revision(bench: Benchmark, source: Path | None) -> str:
         return f"{bench.hf_id} (revision unknown)"
 
 
-def _write_mcq(path: Path, rows: Sequence[tuple[str, str, list[str], str]]) -> None:
+def _mcq_text(rows: Sequence[tuple[str, str, list[str], str]]) -> str:
     width = max((len(options) for _, _, options, _ in rows), default=2)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["id", "question", *LETTERS[:width], "answer"])
-        for row_id, question, options, answer in rows:
-            out.writerow([row_id, question, *options, *[""] * (width - len(options)), answer])
+    buf = io.StringIO(newline="")
+    out = csv.writer(buf)
+    out.writerow(["id", "question", *LETTERS[:width], "answer"])
+    for row_id, question, options, answer in rows:
+        out.writerow([row_id, question, *options, *[""] * (width - len(options)), answer])
+    return buf.getvalue()
 
 
-def pull(bench: Benchmark, to: Path, source: Path | None = None) -> PullReport:
-    """Convert every config of `bench` into `to` (see the module docstring)."""
-    to.mkdir(parents=True, exist_ok=True)
-    report = PullReport(to, revision=_revision(bench, source))
+def _row_id(row: dict[str, Any], i: int) -> str:
+    value = row.get("id", i)
+    text = _text(value) if value is not None else None
+    return text if text is not None and text.strip() else str(i)
+
+
+def pull(bench: Benchmark, to: Path, source: Source | Path | None = None, *, force: bool = False) -> PullReport:
+    """Convert every config of `bench` into `to`, written whole and swapped into place (see the module docstring)."""
+    src = source if isinstance(source, Source) else Source(source)
+    report = PullReport(to, note=src.note)
     configs = list(bench.configs)
-    if source is not None:  # a partial snapshot (some subjects) converts what it holds, and says what it lacks
-        report.missing = [str(c) for c in configs if not _files(source, c, bench.eval_split)]
+    if src.path is not None:  # a partial snapshot (some subjects) converts what it holds, and says what it lacks
+        report.missing = [str(c) for c in configs if not _files(src.path, c, bench.eval_split)]
         configs = [c for c in configs if str(c) not in report.missing]
         if not configs:
             example = (
@@ -221,53 +373,77 @@ def pull(bench: Benchmark, to: Path, source: Path | None = None) -> PullReport:
                 else f"data/{bench.eval_split}-*.parquet"
             )
             raise UserError(
-                f"{bench.name}: no {bench.eval_split} file for any config under {source} (expected the hub's layout, e.g. {example})"
+                f"{bench.name}: no {bench.eval_split} file for any config under {printable(str(src.path))} "
+                f"(expected the hub's layout, e.g. {example})"
             )
-    for config in configs:
-        subset = bench.subset(config)
-        if bench.mcq is not None:
-            for role, split in (("val", bench.eval_split), ("dev", bench.few_shot_split)):
-                kept: list[tuple[str, str, list[str], str]] = []
-                for i, row in enumerate(_rows(bench, config, split, source)):
-                    if role == "dev" and len(kept) >= DEV_ROWS:
-                        break
-                    try:
-                        question, options, answer = _mcq_row(bench.mcq, row)
-                    except _Skip as why:
-                        report.skipped[str(why)] = report.skipped.get(str(why), 0) + 1
-                        continue
-                    kept.append((str(row.get("id", i)), question, options, answer))
-                if not kept and report.skipped:
-                    reasons = ", ".join(report.skipped)
-                    raise UserError(f"{bench.name}: no row of {config or 'default'}/{split} could be converted ({reasons}); "
-                                    f"is the source {bench.hf_id}?")  # fmt: skip
-                name = f"{subset}_{role}.csv"
-                _write_mcq(to / name, kept)
-                report.rows[name] = len(kept)
-        else:
-            spec = bench.qa or {}
-            shots = [[str(r[spec["query"]]), str(r[spec["response"]])] for r, _ in zip(
-                _rows(bench, config, bench.few_shot_split, source), range(spec.get("history_shots", 0)), strict=False)]  # fmt: skip
-            lines = [json.dumps({"id": str(r.get("id", i)), "query": str(r[spec["query"]]), "response": str(r[spec["response"]]),
-                                 **({"history": shots} if shots else {})}, ensure_ascii=False)
-                     for i, r in enumerate(_rows(bench, config, bench.eval_split, source))]  # fmt: skip
-            name = f"{subset}.jsonl"
-            (to / name).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-            report.rows[name] = len(lines)
-    _notice(bench, report)
+    report.revision = _revision(bench, src, configs)
+    with StagedFolder(to, KIND, force=force) as folder:
+        for config in configs:
+            subset = bench.subset(config)
+            if bench.mcq is not None:
+                for role, split in (("val", bench.eval_split), ("dev", bench.few_shot_split)):
+                    kept: list[tuple[str, str, list[str], str]] = []
+                    for i, row in enumerate(_rows(bench, config, split, src)):
+                        if role == "dev" and len(kept) >= DEV_ROWS:
+                            break
+                        try:
+                            question, options, answer = _mcq_row(bench.mcq, row)
+                            kept.append((_row_id(row, i), question, options, answer))
+                        except _Skip as why:
+                            report.skipped[str(why)] = report.skipped.get(str(why), 0) + 1
+                    if not kept and report.skipped:
+                        reasons = ", ".join(report.skipped)
+                        raise UserError(f"{bench.name}: no row of {config or 'default'}/{split} could be converted ({reasons}); "
+                                        f"is the source {bench.hf_id}?")  # fmt: skip
+                    name = f"{subset}_{role}.csv"
+                    folder.write_text(name, _mcq_text(kept), rows=len(kept))
+                    report.rows[name] = len(kept)
+            else:
+                name = f"{subset}.jsonl"
+                lines = _qa_lines(bench, config, src, report)
+                folder.write_text(name, "".join(line + "\n" for line in lines), rows=len(lines))
+                report.rows[name] = len(lines)
+        meta = _meta(bench, report)
+        folder.write_text("NOTICE", render_notice(meta, folder.files))
+        folder.commit(meta)
     return report
 
 
-def _notice(bench: Benchmark, report: PullReport) -> None:
-    skipped = "".join(f"- {why}: {n}\n" for why, n in sorted(report.skipped.items())) or "- none\n"
-    text = (
-        f"{bench.title} ({bench.name}), converted to {bench.format} by harness {provenance.harness_version()} "
-        f"on {datetime.date.today().isoformat()}.\n\n"
-        f"Source: {report.revision}\nHugging Face dataset: https://huggingface.co/datasets/{bench.hf_id}\n"
-        f"Evaluated split: {bench.eval_split}; few-shot pool: the first {DEV_ROWS} rows of {bench.few_shot_split}\n"
-        f"Licence: {bench.licence}. The data keeps its licence; this folder is a conversion, not a relicensing.\n"
-        f"Cite: {bench.citation}\n\nRows written:\n" + "".join(f"- {f}: {n}\n" for f, n in sorted(report.rows.items()))
-        + f"\nRows left out ({bench.format} cannot hold them):\n{skipped}"
-        + (f"\nConfigs not in the local copy, not written: {', '.join(report.missing)}\n" if report.missing else "")
-    )  # fmt: skip
-    (report.folder / "NOTICE").write_text(text, encoding="utf-8")
+def _qa_lines(bench: Benchmark, config: str | None, src: Source, report: PullReport) -> list[str]:
+    """general_qa lines of one config: query and response, with the first few-shot rows as each line's history."""
+    spec = bench.qa or {}
+
+    def pair(row: dict[str, Any]) -> tuple[str, str]:
+        return _required(row.get(spec["query"]), "query"), _required(row.get(spec["response"]), "response")
+
+    shots: list[list[str]] = []
+    for row in _rows(bench, config, bench.few_shot_split, src):
+        if len(shots) >= spec.get("history_shots", 0):
+            break
+        try:
+            shots.append(list(pair(row)))
+        except _Skip:
+            continue  # a few-shot example must be whole: the next row takes its place
+    lines = []
+    for i, row in enumerate(_rows(bench, config, bench.eval_split, src)):
+        try:
+            query, response = pair(row)
+        except _Skip as why:
+            report.skipped[str(why)] = report.skipped.get(str(why), 0) + 1
+            continue
+        lines.append(json.dumps({"id": _row_id(row, i), "query": query, "response": response, **({"history": shots} if shots else {})},
+                                ensure_ascii=False))  # fmt: skip
+    if not lines:
+        raise UserError(f"{bench.name}: no row of {config or 'default'}/{bench.eval_split} could be converted "
+                        f"({', '.join(report.skipped) or 'no rows'}); is the source {bench.hf_id}?")  # fmt: skip
+    return lines
+
+
+def _meta(bench: Benchmark, report: PullReport) -> dict[str, Any]:
+    """What the manifest says besides its files (and NOTICE renders)."""
+    return {
+        "benchmark": bench.name, "title": bench.title, "format": bench.format, "hf_id": bench.hf_id, "source": report.revision,
+        "eval_split": bench.eval_split, "few_shot_split": bench.few_shot_split, "dev_rows": DEV_ROWS, "licence": bench.licence,
+        "citation": bench.citation, "left_out": dict(sorted(report.skipped.items())), "missing_configs": report.missing,
+        "made_by": f"harness {provenance.harness_version()}", "date": datetime.date.today().isoformat(),
+    }  # fmt: skip
