@@ -3,9 +3,14 @@
 Users' QA metrics already live in `evaluate` (METEOR, BERTScore, SQuAD, their own scripts), so a
 general_qa run (and `harness score`) can name one. The module is loaded with `evaluate.load`:
 
-- from a local path (a `name.py` script, or a folder holding `name/name.py`), or
+- from a local path (a `name.py` script, or a folder holding `name/name.py`), written as a path: it starts
+  with `./`, `../`, `/` or `~`, or ends with `.py`; or
 - by hub name (`meteor`, `owner/metric`) **from the user's cache only**: a run never downloads, as with
-  models. A module that is not cached is one line (exit 2) saying how to fetch it once while online.
+  models, and a bare name never picks up a folder of that name in the working directory. A module that
+  is not cached is one line (exit 2) saying how to fetch it once while online.
+
+A module is Python code: loading one needs the user's opt-in (`--trust-code`, harness.core.trust). Its rows
+are namespaced (`evaluate:word_f1.f1`), so no module can take the name of a built-in metric's row.
 
 It is computed once over the whole set (`module.compute(predictions=[...], references=[...])`), so a
 corpus-level metric stays corpus-level; each numeric value it returns becomes a score row (a list with
@@ -13,15 +18,15 @@ one number per sample, as BERTScore returns, is averaged). The 95% interval is a
 over samples: per-sample lists are resampled directly; a corpus value is recomputed on `RESAMPLES`
 seeded resamples (each a full `compute`, hence fewer than sacrebleu's 1,000).
 
-What was computed is pinned: the module's name, the `evaluate` version and the sha256 of the module's
-script go into the run identity and results.json, so editing a local metric changes the run's hash.
+What was computed is pinned: the module's name, the `evaluate` version and the identity of its code (the
+script and every local module it imports, harness.core.code_identity) go into results.json and the run's
+scoring identity, so editing a local metric or its helper scores the stored answers again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import inspect
 import io
 import math
@@ -32,9 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from harness.core import trust
+from harness.core.code_identity import code_identity
 from harness.core.errors import UserError
 
-__all__ = ["PREFIX", "RESAMPLES", "EvaluateModule", "evaluate_scores", "is_evaluate", "load_module"]
+__all__ = ["PREFIX", "RESAMPLES", "EvaluateModule", "evaluate_scores", "is_evaluate", "is_local", "load_module"]
 
 PREFIX = "evaluate:"
 RESAMPLES = 200
@@ -56,13 +63,15 @@ class EvaluateModule:
     version: str
     sha256: str
 
-    def describe(self) -> dict[str, str]:
-        """What results.json and the run identity record."""
-        return {"module": self.name, "evaluate_version": self.version, "sha256": self.sha256}
+    files: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        """What results.json and the scoring identity record: `sha256` covers every local file the script imports."""
+        return {"module": self.name, "evaluate_version": self.version, "sha256": self.sha256, "files": list(self.files)}
 
     def label(self, key: str) -> str:
-        """A score row's metric name: the module's name, with the value's key when they differ (`squad.f1`)."""
-        return self.name if key == self.name else f"{self.name}.{key}"
+        """A score row's metric name: `evaluate:` and the module's name, with the value's key when they differ (`evaluate:squad.f1`)."""
+        return PREFIX + (self.name if key == self.name else f"{self.name}.{key}")
 
 
 @contextlib.contextmanager
@@ -72,20 +81,47 @@ def _silenced() -> Iterator[None]:
         yield
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def is_local(target: str) -> bool:
+    """Whether a module is named by path (`./m.py`, `../m`, `/abs/m`, `~/m`, `m.py`), not by hub name."""
+    return target.startswith(("./", "../", "/", "~", ".\\")) or target.endswith(".py") or target in (".", "..")
 
 
-def load_module(spec: str) -> EvaluateModule:
-    """Load `evaluate:NAME_OR_PATH` once per process and script version; every failure is a one-line `UserError`."""
-    local = Path(spec[len(PREFIX) :].strip()).expanduser()
-    script = local / f"{local.name}.py" if local.is_dir() else local  # evaluate's folder layout: name/name.py
-    stamp = (script.stat().st_mtime_ns, script.stat().st_size) if script.is_file() else None  # an edited script is loaded again
+def _identity(script: Path) -> tuple[str, tuple[str, ...]]:
+    """The digest of a script's code: it and every module of its folder it imports, and the `evaluate` version."""
+    ident = code_identity([script], script.parent, None, ("evaluate",))
+    return ident.digest, tuple(sorted(ident.files))
+
+
+def load_module(spec: str, *, trusted: bool = False) -> EvaluateModule:
+    """Load `evaluate:NAME_OR_PATH` once per process and code version; every failure is a one-line `UserError`.
+
+    The module's code runs: `trusted` is the user's opt-in (harness.core.trust); a spec opted in once stays allowed.
+    """
+    target = spec[len(PREFIX) :].strip()
+    trust.require(spec, opted_in=trusted, what=spec)
+    local = Path(target).expanduser() if is_local(target) else None
+    script = (local / f"{local.name}.py" if local.is_dir() else local) if local is not None else None
+    stamp = _identity(script)[0] if script is not None and script.is_file() else None  # an edited helper loads it again
     return _load(spec, stamp)
 
 
+@contextlib.contextmanager
+def _outside_working_folder() -> Iterator[None]:
+    """`evaluate.load(NAME)` looks for `./NAME/NAME.py` first: a bare name is resolved from an empty folder instead."""
+    import os
+    import tempfile
+
+    before = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="harness-evaluate-") as empty:
+        os.chdir(empty)
+        try:
+            yield
+        finally:
+            os.chdir(before)
+
+
 @functools.cache
-def _load(spec: str, stamp: tuple[int, int] | None) -> EvaluateModule:
+def _load(spec: str, stamp: str | None) -> EvaluateModule:
     target = spec[len(PREFIX) :].strip()
     if not target:
         raise UserError(f"{spec!r}: name a module after 'evaluate:', e.g. evaluate:meteor or evaluate:./my_metric.py")
@@ -95,23 +131,28 @@ def _load(spec: str, stamp: tuple[int, int] | None) -> EvaluateModule:
             from datasets import DownloadConfig
     except ImportError:
         raise UserError(f"{spec}: the `evaluate` library is not installed; pip install 'harness[evaluate]'") from None
-    local = Path(target).expanduser()
-    fetch = f"fetch it once while online (python -c \"import evaluate; evaluate.load('{target}')\") or give a local script path"
+    local = Path(target).expanduser() if is_local(target) else None
+    fetch = f"fetch it once while online (python -c \"import evaluate; evaluate.load('{target}')\") or give a script's path (./{target}.py)"
     try:
         with _silenced():
-            if local.exists():
+            if local is not None:
+                if not local.exists():
+                    raise FileNotFoundError(str(local))
                 module = evaluate.load(str(local.resolve()))
             else:
-                module = evaluate.load(target, download_config=DownloadConfig(local_files_only=True))
+                with _outside_working_folder():
+                    module = evaluate.load(target, download_config=DownloadConfig(local_files_only=True))
     except FileNotFoundError:
-        if local.suffix == ".py" or target.startswith((".", "/", "~")):
+        if local is not None:
             raise UserError(f"{spec}: no metric script at {local} (a name.py file, or a folder with name/name.py); fix the path") from None
         raise UserError(f"{spec}: not in the local cache (runs never download metric modules); {fetch}") from None
     except Exception as exc:  # a broken script: its own error, on one line
         first = " ".join(str(exc).split())[:200]
         raise UserError(f"{spec}: the module failed to load ({type(exc).__name__}: {first}); fix the script or its dependencies") from None
-    source = Path(inspect.getfile(type(module)))
-    loaded = EvaluateModule(spec, module, str(module.name), str(evaluate.__version__), _sha256(source))
+    # A local module is identified by the user's own files (evaluate runs a copy of them from its cache).
+    source = (local / f"{local.name}.py" if local.is_dir() else local) if local is not None else Path(inspect.getfile(type(module)))
+    digest, files = _identity(source.resolve())
+    loaded = EvaluateModule(spec, module, str(module.name), str(evaluate.__version__), digest, files)
     _values(loaded, *_PROBE, what="on a probe pair")
     return loaded
 
@@ -122,6 +163,7 @@ def _values(loaded: EvaluateModule, predictions: Sequence[str], references: Sequ
         with _silenced():
             out = loaded.module.compute(predictions=list(predictions), references=list(references))
     except Exception as exc:
+        _release(loaded.module)
         first = " ".join(str(exc).split())[:200]
         raise UserError(
             f"{loaded.spec}: compute(predictions=[str], references=[str]) failed {what} ({type(exc).__name__}: {first}); "
@@ -138,6 +180,21 @@ def _values(loaded: EvaluateModule, predictions: Sequence[str], references: Sequ
     if not values:
         raise UserError(f"{loaded.spec}: compute returned no numeric score ({', '.join(map(str, out))}); it cannot be a metric here")
     return values
+
+
+def _release(module: Any) -> None:
+    """Free what a `compute` that raised left held.
+
+    `evaluate` releases its cache-file locks only on success, so the next `compute` of any instance of the
+    module in this process would wait on them forever.
+    """
+    for lock in getattr(module, "filelocks", None) or []:
+        with contextlib.suppress(Exception):
+            lock.release()
+    for path in getattr(module, "file_paths", None) or []:
+        with contextlib.suppress(OSError):
+            Path(path).unlink()
+    module.filelocks, module.file_paths, module.data, module.writer = None, None, None, None
 
 
 def _number(value: Any) -> bool:

@@ -43,10 +43,10 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     api = ev.add_argument_group("api backend (--backend api)")
     api.add_argument("--api-url", default=None, metavar="URL", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     api.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key (never written anywhere)")
-    api.add_argument("--concurrency", type=whole(1), default=8, metavar="N", help="requests in flight at once")
+    api.add_argument("--concurrency", type=whole(1, 4096), default=8, metavar="N", help="requests in flight at once")
     api.add_argument("--timeout", type=number(0, low_open=True), default=120.0, metavar="SECONDS",
                      help="deadline in seconds for a whole request (answer included) before it is retried")  # fmt: skip
-    api.add_argument("--max-retries", type=whole(0), default=6, metavar="N", help="retries on 429/5xx/timeouts/dropped connections")
+    api.add_argument("--max-retries", type=whole(0, 100), default=6, metavar="N", help="retries on 429/5xx/timeouts/dropped connections")
     api.add_argument("--allow-failures", action="store_true", help="exit 0 even when some samples or judgements failed")
 
 
@@ -76,6 +76,7 @@ def run(ns: argparse.Namespace) -> int:
         model_args=model_args,
         use_cache=ns.use_cache,
         truncate=ns.truncate,
+        trust_code=ns.trust_code,
     )
     from harness.cli.config_file import settings_yaml
 

@@ -34,6 +34,7 @@ class EvalConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     use_cache: bool = False
     truncate: bool = False
+    trust_code: bool = False  # the user's opt-in to run their own code (an evaluate: metric script; harness.core.trust)
 
     def __post_init__(self) -> None:
         """Refuse settings that would give wrong or misleading numbers (a dataset counted twice, --limit 0)."""

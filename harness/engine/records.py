@@ -5,7 +5,8 @@ MCQ modes (dataset arg `scoring`):
 - `cloze`: log-likelihood of each option text after the question; `acc` takes the highest sum,
   `acc_norm` the highest sum divided by the option text's length in characters (lm-eval's acc_norm).
 - `generate`: generate, then extract the letter (`harness.engine.extract`); no answer is wrong.
-QA is always generated and scored with the dataset's `metrics`.
+QA is always generated; its answers are stored unscored and scored with the dataset's `metrics` when the run
+is finalized (harness.engine.scoring), so a metric never costs an answer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, 
 from harness.engine.extract import extract_letters
 from harness.engine.judge import JUDGE_METRIC
 from harness.metrics.accuracy import is_correct
-from harness.metrics.qa import QA_METRICS, score_pair
 from harness.tasks.sample import Sample
 
 __all__ = ["choice_request", "generate_request", "record_choice", "record_generation"]
@@ -102,7 +102,7 @@ def record_generation(sample: Sample, gen: Generation, mode: str, metrics: Seque
         rec.update(chosen=list(chosen), extraction=rule, answer=list(sample.answer), no_answer=not chosen)
         rec["scores"] = {"acc": is_correct(chosen, sample.answer)}
     else:
-        rec["scores"] = score_pair(text, sample.reference, [m for m in metrics if m in QA_METRICS])
+        rec["scores"] = {}  # scored from the stored answer when the run is finalized (harness.engine.scoring)
         if JUDGE_METRIC in metrics:
             rec["judge_pending"] = True  # judged right after the task's generations (harness.engine.judge)
     return rec

@@ -26,11 +26,12 @@ from harness.core.pipeline import ahead
 from harness.core.provenance import harness_version
 from harness.engine.config import EvalConfig, cache_root
 from harness.engine.finish import finish, repair
-from harness.engine.identity import backend_digest, inputs_digest, run_digest
+from harness.engine.identity import backend_digest, inputs_digest, run_digest, scoring_digest
 from harness.engine.judge import Judge, parse_judge_args
 from harness.engine.plan import PreparedTask, TaskPlan, load_task, plan_tasks, prepare_tasks
 from harness.engine.records import choice_request, generate_request, record_choice, record_generation
 from harness.engine.results import ResultsBuilder
+from harness.engine.scoring import score_answer
 from harness.metrics.corpus import CORPUS_METRICS
 from harness.metrics.hf_evaluate import is_evaluate
 from harness.runs.results_file import Results
@@ -82,8 +83,8 @@ def evaluate(
         config = replace(config, model=config.model or str(backend.fingerprint()["model"]))
     offered = _offered(backend)
     plans = plan_tasks(config, backend.default_scoring if backend else "letter", offered)
-    inputs = inputs_digest(config, plans)
-    candidate = group.broadcast(_finished_candidate(run_dir, config, inputs) if group.is_main else None)
+    inputs, scoring = inputs_digest(config, plans), scoring_digest(plans)
+    candidate = group.broadcast(_finished_candidate(run_dir, config, inputs, scoring) if group.is_main else None)
     if candidate is not None:
         digest = _digest_without_loading(config, inputs) if backend is None else None
         if digest is None:
@@ -120,9 +121,16 @@ def evaluate(
                 return RunResult(run_dir, {}, main=False)
             corpus = {t.name: tuple(m for m in t.metrics if m in CORPUS_METRICS or is_evaluate(m)) for t in tasks}
             builder = ResultsBuilder(corpus, {name: judge.describe() for name, judge in judges.items()})
-            store.finalize((s.key for t in tasks for s in t.loaded.samples), builder.add)
+            qa = {t.name: t.metrics for t in tasks if t.kind == "qa"}
+
+            def scored(record: dict[str, Any]) -> dict[str, Any] | None:
+                """QA answers get their per-sample scores now, from the stored answer (harness.engine.scoring)."""
+                return score_answer(record, qa[record["task"]]) if record["task"] in qa else None
+
+            store.finalize((s.key for t in tasks for s in t.loaded.samples), builder.add, scored)
             results = builder.build(config, tasks, backend, started=started, seconds=time.perf_counter() - t0)
             results["world_size"] = group.world
+            results["scoring_identity"] = scoring
             finish(store, results, settings)
     finally:
         store.close()
@@ -154,15 +162,15 @@ def _judge_task(task: PreparedTask, judge: Judge, store: RunStore, progress: Pro
             progress(label, n, len(waiting))
 
 
-def _finished_candidate(run_dir: Path | None, config: EvalConfig, inputs: str) -> FinishedRun | None:
-    """A finished run of these inputs: in `run_dir`, or in a folder of this model's name under the output root."""
+def _finished_candidate(run_dir: Path | None, config: EvalConfig, inputs: str, scoring: str) -> FinishedRun | None:
+    """A finished run of these inputs and scores: in `run_dir`, or in a folder of this model's name under the output root."""
     if run_dir is not None:
-        return finished_run(run_dir, inputs)
+        return finished_run(run_dir, inputs, scoring)
     root = Path(config.output)
     if not root.is_dir():
         return None
     for folder in sorted(root.glob(f"{_slug(config.model)}-*")):
-        found = finished_run(folder, inputs)
+        found = finished_run(folder, inputs, scoring)
         if found is not None:
             return found
     return None

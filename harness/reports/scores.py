@@ -144,7 +144,7 @@ def footer(results: Results, rows: list[ScoreRow] | None = None) -> list[str]:
             notes.append(f"{name}: {metric} is a corpus score (0-100) by sacrebleu, signature {signature}")
         for spec, module in (info.get("evaluate") or {}).items():
             notes.append(f"{name}: {spec} is a corpus score by evaluate {module['evaluate_version']}, module {module['module']} "
-                         f"(script sha256 {module['sha256'][:12]})")  # fmt: skip
+                         f"(code sha256 {module['sha256'][:12]}, {len(module.get('files', [])) or 1} file(s))")  # fmt: skip
         judge = info.get("judge")
         if judge:
             failed = f"; failed judgements: {info.get('judge_failed', 0)} (not in n)" if info.get("judge_failed") else ""

@@ -59,6 +59,7 @@ class Results(TypedDict, total=False):
     usage: dict[str, int]
     scores: list[ScoreRow]
     world_size: int  # ranks under torchrun (1 otherwise)
+    scoring_identity: str  # metrics, their settings and code: another value means the stored answers are scored again
 
 
 _ROW_TYPES: dict[str, tuple[type, ...]] = {

@@ -68,8 +68,12 @@ class FinishedRun:
     results: Results
 
 
-def finished_run(run_dir: Path, inputs: str) -> FinishedRun | None:
-    """The finished run in `run_dir` for these inputs, or None (not there, not finished, or with failed samples to retry)."""
+def finished_run(run_dir: Path, inputs: str, scoring: str | None = None) -> FinishedRun | None:
+    """The finished run in `run_dir` for these inputs, or None.
+
+    None: not there, not finished, with failed samples to retry, or scored with other metrics (`scoring`, when
+    given, must equal the scoring identity its results.json records).
+    """
     run_json, results_json = run_dir / "run.json", run_dir / "results.json"
     if not (run_json.is_file() and results_json.is_file() and (run_dir / "samples.jsonl").is_file()):
         return None
@@ -79,6 +83,8 @@ def finished_run(run_dir: Path, inputs: str) -> FinishedRun | None:
     results = load_results(run_dir)
     if any(info.get("failed") or info.get("judge_retry") for info in results["tasks"].values()):
         return None
+    if scoring is not None and results.get("scoring_identity") != scoring:
+        return None  # the answers are reusable, but are scored again (no backend call)
     return FinishedRun(run_dir, str(meta.get("fingerprint")), results)
 
 
@@ -214,8 +220,17 @@ class RunStore:
         assert record is not None, f"record {key} changed on disk"
         return record
 
-    def finalize(self, keys: Iterable[str], consume: Callable[[dict[str, Any]], None]) -> None:
-        """Write `samples.jsonl` in the order of `keys`, passing each record to `consume` (results are built from it)."""
+    def finalize(
+        self,
+        keys: Iterable[str],
+        consume: Callable[[dict[str, Any]], None],
+        transform: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+    ) -> None:
+        """Write `samples.jsonl` in the order of `keys`, passing each record to `consume` (results are built from it).
+
+        `transform` may return a new version of a record (its scores computed from its answer); that is what
+        samples.jsonl holds. The partial file keeps the answers until results.json is written.
+        """
         assert self._partial is not None, "open() first"
         self._partial.flush()
         os.fsync(self._partial.fileno())
@@ -225,9 +240,12 @@ class RunStore:
                 offset, length = self._offsets[key]
                 src.seek(offset)
                 raw = src.read(length)
-                out.write(raw)
                 record = loads_record(raw)
                 assert record is not None, f"record {key} changed on disk"
+                changed = transform(record) if transform is not None else None
+                if changed is not None:
+                    record, raw = changed, dumps_line(changed).encode("utf-8")
+                out.write(raw)
                 consume(record)
             out.flush()
             os.fsync(out.fileno())
