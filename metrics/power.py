@@ -18,6 +18,11 @@ tests `harness.metrics.paired` runs, so `compare` can say it and `harness power`
 Both are checked by simulation in tests/test_power.py: a planted difference of the stated size is
 detected about 80% of the time.
 
+Every answer comes in bounded time, whatever the numbers: the exact McNemar search runs up to
+`EXACT_LIMIT` pairs, and beyond it (where the exact test and its normal approximation agree within
+1%) the closed-form normal approximation is used and said (`Size.exact`); a set that would need
+more than `MAX_N` pairs, or an alpha, sd or delta no float can carry, is one line, never a traceback.
+
 >>> round(mcnemar_mde(12, 0.25), 2)  # 12 questions: only a drop of more than half is seen 80% of the time
 0.58
 >>> mcnemar_n(0.05, 0.1)
@@ -27,15 +32,45 @@ detected about 80% of the time.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
 
+from harness.core.errors import UserError
 from harness.metrics.paired import _betainc
 
-__all__ = ["POWER", "bootstrap_mde", "bootstrap_n", "mcnemar_mde", "mcnemar_n", "mcnemar_power"]
+__all__ = ["EXACT_LIMIT", "MAX_N", "POWER", "Size", "bootstrap_mde", "bootstrap_n", "mcnemar_mde", "mcnemar_n", "mcnemar_power",
+           "mcnemar_size"]  # fmt: skip
 
 POWER = 0.8
+EXACT_LIMIT = 10_000  # pairs: the exact search's bound (about a second); the normal approximation beyond it
+MAX_N = 10**12
 _Z = NormalDist()
+
+
+def _upper(tail: float) -> float:
+    """The normal quantile with `tail` probability above it; exact for tails down to the smallest float (1 - tail would round to 1)."""
+    return -_Z.inv_cdf(tail)
+
+
+@dataclass(frozen=True)
+class Size:
+    """The pairs a difference needs, and whether the exact test's search found it (else the normal approximation)."""
+
+    n: int
+    exact: bool
+
+
+def _too_many(delta: float, what: str) -> UserError:
+    return UserError(f"a difference of {delta:g} needs more than {MAX_N:.0e} pairs ({what}); no evaluation set is that large: "
+                     "size for a larger difference")  # fmt: skip
+
+
+def _normal_mcnemar_n(delta: float, psi: float, alpha: float, power: float) -> float:
+    """Connor's normal approximation to the pairs the McNemar test needs (inf when no float holds it)."""
+    root = _upper(alpha / 2) * math.sqrt(psi) + _upper(1 - power) * math.sqrt(max(psi - delta * delta, 0.0))
+    ratio = root / delta
+    return ratio * ratio
 
 
 def _binom_cdf(k: int, n: int, p: float) -> float:
@@ -94,7 +129,19 @@ def _binom_pmf(k: int, n: int, p: float) -> float:
 
 
 def mcnemar_mde(n: int, discordance: float, alpha: float = 0.05, power: float = POWER) -> float:
-    """The smallest difference in accuracy the exact McNemar test detects with `power` on n pairs (1.0: none it can)."""
+    """The smallest difference in accuracy the exact McNemar test detects with `power` on n pairs (1.0: none it can).
+
+    Beyond `EXACT_LIMIT` pairs, the difference whose normal-approximation size is n (bisection on a closed form).
+    """
+    if n > EXACT_LIMIT:
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if mid > 0 and _normal_mcnemar_n(mid, min(1.0, max(discordance, mid)), alpha, power) <= n:
+                hi = mid
+            else:
+                lo = mid
+        return hi
     if mcnemar_power(n, 1.0, 1.0, alpha) < power:
         return 1.0
     lo, hi = 0.0, 1.0
@@ -107,34 +154,50 @@ def mcnemar_mde(n: int, discordance: float, alpha: float = 0.05, power: float = 
     return hi
 
 
-def mcnemar_n(delta: float, discordance: float, alpha: float = 0.05, power: float = POWER) -> int:
-    """The fewest pairs on which the exact McNemar test detects `delta` with `power`."""
+def mcnemar_size(delta: float, discordance: float, alpha: float = 0.05, power: float = POWER) -> Size:
+    """The fewest pairs on which the exact McNemar test detects `delta` with `power` (see the module docstring)."""
     if not 0 < abs(delta) <= 1:
-        raise ValueError("delta must be in (0, 1]")
+        raise UserError(f"the difference must be in (0, 1], got {delta:g}")
+    delta = abs(delta)
+    psi = min(1.0, max(discordance, delta))
+    approx = _normal_mcnemar_n(delta, psi, alpha, power)
+    if not approx <= MAX_N:  # inf or nan included
+        raise _too_many(delta, f"discordance {psi:g}, alpha {alpha:g}")
+    if approx > EXACT_LIMIT:
+        return Size(max(2, math.ceil(approx)), exact=False)
     hi = 8
-    while mcnemar_power(hi, delta, discordance, alpha) < power:
+    while mcnemar_power(hi, delta, psi, alpha) < power:
         hi *= 2
-        if hi > 1 << 26:
-            raise ValueError("more than 67 million pairs: the difference is too small to detect")
+        if hi > 4 * EXACT_LIMIT:
+            return Size(max(2, math.ceil(approx)), exact=False)
     lo = hi // 2
     while lo + 1 < hi:  # power is not quite monotone in n (exact tests saw-tooth); the first n that reaches it
         mid = (lo + hi) // 2
-        if mcnemar_power(mid, delta, discordance, alpha) >= power:
+        if mcnemar_power(mid, delta, psi, alpha) >= power:
             hi = mid
         else:
             lo = mid
-    return hi
+    return Size(hi, exact=True)
+
+
+def mcnemar_n(delta: float, discordance: float, alpha: float = 0.05, power: float = POWER) -> int:
+    """The fewest pairs on which the McNemar test detects `delta` with `power` (`mcnemar_size`'s n)."""
+    return mcnemar_size(delta, discordance, alpha, power).n
 
 
 def bootstrap_mde(n: int, sd: float, alpha: float = 0.05, power: float = POWER) -> float:
     """The smallest mean difference a paired test of n pairs detects with `power`, per-sample differences having sd `sd`."""
     if n <= 0:
         return math.inf
-    return (_Z.inv_cdf(1 - alpha / 2) + _Z.inv_cdf(power)) * sd / math.sqrt(n)
+    return (_upper(alpha / 2) + _upper(1 - power)) * sd / math.sqrt(n)
 
 
 def bootstrap_n(delta: float, sd: float, alpha: float = 0.05, power: float = POWER) -> int:
     """The fewest pairs on which a mean difference `delta` is detected with `power`."""
     if delta == 0:
-        raise ValueError("delta must not be 0")
-    return max(2, math.ceil(((_Z.inv_cdf(1 - alpha / 2) + _Z.inv_cdf(power)) * sd / abs(delta)) ** 2))
+        raise UserError("the difference to detect must not be 0")
+    ratio = (_upper(alpha / 2) + _upper(1 - power)) * sd / abs(delta)  # a product, never `**`: inf, not an OverflowError
+    n = ratio * ratio
+    if not n <= MAX_N:
+        raise _too_many(abs(delta), f"sd {sd:g}, alpha {alpha:g}")
+    return max(2, math.ceil(n))

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
 from harness.core.errors import UserError
+from harness.core.names import printable
+from harness.core.numbers import Range, checked
 
 __all__ = ["DatasetArgs", "parse_dataset_args"]
 
@@ -51,17 +53,47 @@ class DatasetArgs:
 
 
 _HINTS = typing.get_type_hints(DatasetArgs)
+# What only one format reads: given to the other, an arg is refused by name, never accepted and ignored.
+_ONLY: dict[str, dict[str, str]] = {
+    "mcq": {
+        "few_shot_num": "a general_qa line's few-shot examples are its own history",
+        "multiple_correct": "general_qa answers are text, scored by its metrics",
+        "language": "general_qa has no language-specific prompt",
+        "choice_format": "general_qa has no options",
+        "target_delimiter": "general_qa generates its answers",
+        "scoring": "general_qa is always generated",
+        "strip_question": "use prompt_template for general_qa's prompts",
+    },
+    "qa": {
+        "query_prefix": "use prompt_template or system_prompt for general_mcq's prompts",
+        "metrics": "general_mcq is scored by accuracy (acc; acc_norm too with cloze)",
+        "judge_args": "general_mcq is scored by accuracy",
+        "sacrebleu_tokenize": "general_mcq is scored by accuracy",
+    },
+}
+# Whole-number args and their ranges (harness.core.numbers checks every number the same way).
+_WHOLE = {"few_shot_num": Range(0, 10_000, whole=True), "max_new_tokens": Range(1, 10_000_000, whole=True)}
 
 
-def parse_dataset_args(task: str, raw: Any) -> DatasetArgs:
-    """Check each key's type against `DatasetArgs` and build it; a wrong key or type is a `UserError`."""
+def parse_dataset_args(task: str, raw: Any, kind: str | None = None) -> DatasetArgs:
+    """Check each key's type against `DatasetArgs` and build it; a wrong key or type, or an arg the format does not read, is a `UserError`.
+
+    `kind` (`mcq` or `qa`) is the format's; by default, the registered task's.
+    """
     if not isinstance(raw, dict):
         raise UserError(f"dataset args for {task} must be a JSON object, got {type(raw).__name__}")
+    if kind is None:
+        from harness.tasks.registry import get_task
+
+        kind = get_task(task).kind
     known = {f.name for f in dataclasses.fields(DatasetArgs)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:
-            raise UserError(f"unknown dataset arg {key!r} for {task} (known: {', '.join(sorted(known))})")
+            raise UserError(f"unknown dataset arg {printable(repr(key), 60)} for {task} (known: {', '.join(sorted(known))})")
+        for owner, keys in _ONLY.items():
+            if owner != kind and key in keys:
+                raise UserError(f"dataset arg {key} is not used by {task} ({keys[key]}); remove it")
         values[key] = _coerce(task, key, value, _HINTS[key])
     args = DatasetArgs(**values)
     _check_values(task, args)
@@ -123,7 +155,12 @@ def _coerce(task: str, key: str, value: Any, hint: Any) -> Any:
         return value
     if origin is dict:
         if not isinstance(value, dict):
-            raise UserError(f"dataset arg {key} for {task} must be an object, got {type(value).__name__} {value!r}")
+            raise UserError(f"dataset arg {key} for {task} must be an object, got {type(value).__name__} {printable(repr(value), 60)}")
+        if options and options[1] is str:  # {name: text}: every value text (subject_names)
+            bad = next((k for k, v in value.items() if not isinstance(v, str)), None)
+            if bad is not None:
+                raise UserError(f"dataset arg {key} for {task} maps names to text; {printable(repr(bad), 40)} maps to "
+                                f"{type(value[bad]).__name__} {printable(repr(value[bad]), 40)}")  # fmt: skip
         return dict(value)
     if origin is tuple:
         if isinstance(value, str):
@@ -131,12 +168,9 @@ def _coerce(task: str, key: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UserError(f'dataset arg {key} for {task} must be a list of strings, e.g. ["a", "b"]; got {value!r}')
         return tuple(value)
-    expected = {bool: "true or false", int: "an integer", str: "a string"}[hint]
-    ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
-    if not ok:
-        raise UserError(f"dataset arg {key} for {task} must be {expected}, got {type(value).__name__} {value!r}")
-    if hint is int and value < 0:
-        raise UserError(f"dataset arg {key} for {task} must not be negative, got {value}")
-    if key == "max_new_tokens" and value < 1:
-        raise UserError(f"dataset arg max_new_tokens for {task} must be at least 1, got {value}")
+    if hint is int:
+        return checked(value, f"dataset arg {key} for {task}", _WHOLE.get(key, Range(0, whole=True)))
+    expected = {bool: "true or false", str: "a string"}[hint]
+    if not isinstance(value, hint):
+        raise UserError(f"dataset arg {key} for {task} must be {expected}, got {type(value).__name__} {printable(repr(value), 60)}")
     return value

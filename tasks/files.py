@@ -28,10 +28,15 @@ def read_text(path: Path, encoding: str | None = None) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(path, f"cannot read file: {exc.strerror}") from None
-    if b"\x00" in data[:8192]:
-        raise DataError(path, "binary file, not text", fix="give a UTF-8 CSV or JSONL file")
+    if encoding is None and b"\x00" in data[:8192]:  # UTF-8 text never holds a NUL byte; UTF-16 does: decoded first below
+        raise DataError(path, "binary file, not text", fix='give a UTF-8 CSV or JSONL file (or its encoding as dataset arg "encoding")')
     try:
-        return data.decode(encoding or "utf-8-sig")
+        text = data.decode(encoding or "utf-8-sig")
+        if encoding is not None:
+            text = text.removeprefix("\ufeff")
+            if "\x00" in text[:8192]:
+                raise DataError(path, f"binary file, not {encoding} text", fix="give a CSV or JSONL file in that encoding")
+        return text
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         name = encoding or "UTF-8"

@@ -5,6 +5,9 @@
   reference, everything before it the prompt.
 - share-gpt: `{"system"?, "conversation": [{"human": ..., "assistant": ...}, ...]}`: the last
   assistant turn is the reference.
+
+Dataset arg `system_prompt` (with `{subject}`, the subset's name) is the system message of every line
+that has none of its own; a line's own `system` (or system turn) wins.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from harness.tasks.discovery import find_subsets, resolve_folder
 from harness.tasks.errors import DataError, RowError, skip_or_raise
 from harness.tasks.files import read_jsonl
 from harness.tasks.mcq import LoadedTask
-from harness.tasks.prompts import detect_language, fill
+from harness.tasks.prompts import detect_language, fill, subject_name
 from harness.tasks.sample import Message, Sample
 
 __all__ = ["EVALSCOPE_QUERY_PREFIX", "load_qa", "parse_qa_line", "qa_files"]
@@ -38,11 +41,12 @@ def load_qa(task: str, args: DatasetArgs) -> LoadedTask:
     skipped = 0
     for subset, path in files.items():
         count = 0
+        system = args.system_prompt.replace("{subject}", subject_name(args, subset)) if args.system_prompt else None
         for rec in read_jsonl(path, args.encoding):
             try:
                 if isinstance(rec, RowError):
                     raise rec
-                messages, reference = parse_qa_line(path, rec.line, rec.value, args)
+                messages, reference = parse_qa_line(path, rec.line, rec.value, args, system=system)
             except RowError as err:
                 skip_or_raise(err, args.on_bad_row)
                 skipped += 1
@@ -79,13 +83,20 @@ def _text(path: Path, line: int, value: Any, what: str) -> str:
     return value
 
 
-def parse_qa_line(path: Path, line: int, obj: dict[str, Any], args: DatasetArgs) -> tuple[tuple[Message, ...], str]:
-    """Return (prompt messages, reference) for one JSONL object, or raise `RowError`."""
+def parse_qa_line(
+    path: Path, line: int, obj: dict[str, Any], args: DatasetArgs, *, system: str | None = None
+) -> tuple[tuple[Message, ...], str]:
+    """Return (prompt messages, reference) for one JSONL object, or raise `RowError`; `system` is used when the line has none."""
     if "messages" in obj:
-        return _from_messages(path, line, obj["messages"])
+        prompt, reference = _from_messages(path, line, obj["messages"])
+        if system and prompt[0]["role"] != "system":
+            prompt = ({"role": "system", "content": system}, *prompt)
+        return prompt, reference
     messages: list[Message] = []
     if obj.get("system"):
         messages.append({"role": "system", "content": _text(path, line, obj["system"], "system")})
+    elif system:
+        messages.append({"role": "system", "content": system})
     if "conversation" in obj:
         turns = obj["conversation"]
         if not isinstance(turns, list) or not turns or not all(isinstance(t, dict) for t in turns):
@@ -103,8 +114,8 @@ def parse_qa_line(path: Path, line: int, obj: dict[str, Any], args: DatasetArgs)
     query = obj.get("query", obj.get("question"))
     if query is None:
         raise RowError(path, 'no "query" (or "question" or "messages")', line=line, fix='add "query": "..."')
-    reference = obj.get("response", obj.get("answer"))
-    if reference is None:
+    expected = obj.get("response", obj.get("answer"))
+    if expected is None:
         raise RowError(path, 'no reference ("response" or "answer")', line=line, fix='add "response": "..."')
     history = obj.get("history") or []
     if not isinstance(history, list) or not all(isinstance(h, list) and len(h) == 2 for h in history):
@@ -113,7 +124,7 @@ def parse_qa_line(path: Path, line: int, obj: dict[str, Any], args: DatasetArgs)
         messages.append({"role": "user", "content": _templated(args, _text(path, line, q, "history query"))})
         messages.append({"role": "assistant", "content": _text(path, line, a, "history response")})
     messages.append({"role": "user", "content": _templated(args, args.query_prefix + _text(path, line, query, "query"))})
-    return tuple(messages), _text(path, line, reference, "response")
+    return tuple(messages), _text(path, line, expected, "response")
 
 
 def _templated(args: DatasetArgs, query: str) -> str:

@@ -32,7 +32,7 @@ CASES = [
     ("x_val.jsonl", "{oops\n", {}, "x_val.jsonl line 1: not JSON"),
     ("x_val.jsonl", "[1]\n", {}, "x_val.jsonl line 1: a JSON list, not an object"),
     ("x_val.csv", b"\x00\x01\x02", {}, "x_val.csv: binary file"),
-    ("x_val.csv", GOOD, {"few_shot_num": "2"}, "few_shot_num for general_mcq must be an integer, got str"),
+    ("x_val.csv", GOOD, {"few_shot_num": "2"}, "few_shot_num for general_mcq must be a whole number in [0, 10000], got '2'"),
 ]
 QA_CASES = [
     ("qa.jsonl", '{"response": "r"}\n', 'qa.jsonl line 1: no "query"'),
@@ -87,27 +87,27 @@ def test_skip_bad_rows_counts_them_in_results_and_footer(tmp_path, capsys):
 
 
 FLAG_CASES = [
-    (["compare", "A", "B", "--alpha", "5"], "argument --alpha: must be a finite number in (0, 1), got 5"),
+    (["compare", "A", "B", "--alpha", "5"], "argument --alpha: must be a finite number in (0, 1), got '5'"),
     (["compare", "A", "B", "--alpha", "0"], "argument --alpha: must be a finite number in (0, 1)"),
-    (["compare", "A", "B", "--min-delta", "-1"], "argument --min-delta: must be a finite number in [0, inf)"),
-    (["eval", "--limit", "0"], "argument --limit: must be at least 1, got 0"),
-    (["eval", "--limit", "-1"], "argument --limit: must be at least 1, got -1"),
-    (["eval", "--temperature", "-1"], "argument --temperature: must be a finite number in [0, inf)"),
+    (["compare", "A", "B", "--min-delta", "-1"], "argument --min-delta: must be a finite number of at least 0"),
+    (["eval", "--limit", "0"], "argument --limit: must be a whole number of at least 1, got '0'"),
+    (["eval", "--limit", "-1"], "argument --limit: must be a whole number of at least 1, got '-1'"),
+    (["eval", "--temperature", "-1"], "argument --temperature: must be a finite number of at least 0"),
     (["eval", "--temperature", "nan"], "argument --temperature: must be a finite number"),
     (["eval", "--temperature", "inf"], "argument --temperature: must be a finite number"),
-    (["eval", "--max-new-tokens", "0"], "argument --max-new-tokens: must be at least 1, got 0"),
-    (["eval", "--max-new-tokens", "-5"], "argument --max-new-tokens: must be at least 1, got -5"),
-    (["eval", "--concurrency", "0"], "argument --concurrency: must be at least 1"),
-    (["eval", "--timeout", "0"], "argument --timeout: must be a finite number in (0, inf)"),
-    (["eval", "--max-retries", "-1"], "argument --max-retries: must be at least 0"),
-    (["eval", "--seed", "-3"], "argument --seed: must be at least 0"),
-    (["eval", "--batch-size", "0"], "argument --batch-size: must be at least 1"),
+    (["eval", "--max-new-tokens", "0"], "argument --max-new-tokens: must be a whole number in [1, 10000000], got '0'"),
+    (["eval", "--max-new-tokens", "-5"], "argument --max-new-tokens: must be a whole number in [1, 10000000], got '-5'"),
+    (["eval", "--concurrency", "0"], "argument --concurrency: must be a whole number in [1, 4096]"),
+    (["eval", "--timeout", "0"], "argument --timeout: must be a finite number above 0"),
+    (["eval", "--max-retries", "-1"], "argument --max-retries: must be a whole number in [0, 100]"),
+    (["eval", "--seed", "-3"], "argument --seed: must be a whole number of at least 0"),
+    (["eval", "--batch-size", "0"], "argument --batch-size: must be a whole number of at least 1"),
     (["eval", "--datasets", "general_mcq", "general_mcq"], "--datasets names general_mcq more than once"),
     (["eval", "--datasets", "general_mcq", "--dataset-args", '{"general_mcq": 5}'], "the value for general_mcq must be an object"),
     (["eval", "--datasets", "general_mcq", "--dataset-args", '{"general_mqc": {}}'], "names 'general_mqc', which is not among --datasets"),
-    (["eval", "--dataset-args", '{"general_mcq": {"few_shot_num": -1}}'], "few_shot_num for general_mcq must not be negative"),
-    (["eval-checkpoints", "X", "--limit", "0"], "argument --limit: must be at least 1"),
-    (["quant-compare", "--max-new-tokens", "0"], "argument --max-new-tokens: must be at least 1"),
+    (["eval", "--dataset-args", '{"general_mcq": {"few_shot_num": -1}}'], "few_shot_num for general_mcq must be a whole number in"),
+    (["eval-checkpoints", "X", "--limit", "0"], "argument --limit: must be a whole number of at least 1"),
+    (["quant-compare", "--max-new-tokens", "0"], "argument --max-new-tokens: must be a whole number in [1, 10000000]"),
 ]
 
 

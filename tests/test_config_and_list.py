@@ -47,7 +47,7 @@ dataset_args:
     ("content", "message"),
     [
         ("limt: 5\n", "unknown setting 'limt'"),
-        ("limit: 0\n", "limit: must be at least 1, got 0"),
+        ("limit: 0\n", "limit: must be a whole number of at least 1, got '0'"),
         ("backend: nope\n", "backend must be one of hf, vllm, api, fake"),
         ("dataset_args: '{}'\n", "dataset_args must be a mapping"),
         ("truncate: 1\n", "truncate must be true or false"),

@@ -140,7 +140,7 @@ def test_no_matching_files_and_missing_folder(tmp_path):
 
 
 def test_dataset_arg_types_are_checked(tmp_path):
-    with pytest.raises(UserError, match="few_shot_num for general_mcq must be an integer, got str"):
+    with pytest.raises(UserError, match="few_shot_num for general_mcq must be a whole number in"):
         parse_dataset_args("general_mcq", {"few_shot_num": "5"})
     with pytest.raises(UserError, match="unknown dataset arg 'subsets'"):
         parse_dataset_args("general_mcq", {"subsets": ["a"]})

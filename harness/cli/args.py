@@ -8,8 +8,6 @@ usage block). Each command's own flags live in its module (harness.cli.eval_cmd,
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any, NoReturn
 from harness.backends.generation import GenerationConfig
 from harness.cli.exit_codes import INPUT_ERROR
 from harness.core.errors import UserError
+from harness.core.numbers import Range, load_json, parse_number
 
 __all__ = [
     "BACKEND_NAMES",
@@ -30,6 +29,7 @@ __all__ = [
     "dataset_flags",
     "emit",
     "generation_flags",
+    "trust_flag",
     "json_arg",
     "number",
     "version",
@@ -81,35 +81,28 @@ class Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFo
         return super()._get_help_string(action)
 
 
-def whole(low: int) -> Callable[[str], int]:
-    """An argparse type: a whole number >= `low`."""
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high] (harness.core.numbers, the one parser of numbers)."""
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+            value: int = parse_number(text, "it", Range(low, high, whole=True))
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("it ")) from None
         return value
 
     parse.__name__ = "whole number"
     return parse
 
 
-def number(low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False) -> Callable[[str], float]:
-    """An argparse type: a finite number in the range given (open or closed at each end)."""
+def number(low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number in the range given (open or closed at each end; harness.core.numbers)."""
 
     def parse(text: str) -> float:
         try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        too_low = value <= low if low_open else value < low
-        too_high = value >= high if high_open else value > high
-        if not math.isfinite(value) or too_low or too_high:
-            left, right = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
-            raise argparse.ArgumentTypeError(f"must be a finite number in {left}{low:g}, {high:g}{right}, got {text}")
+            value: float = parse_number(text, "it", Range(low, high, low_open=low_open, high_open=high_open))
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("it ")) from None
         return value
 
     parse.__name__ = "number"
@@ -144,22 +137,26 @@ def dataset_flags(p: argparse.ArgumentParser, default: list[str]) -> None:
     p.add_argument("--dataset-args", default="{}", metavar="JSON",
                    help='per-dataset options, e.g. \'{"general_mcq": {"local_path": "DIR", "few_shot_num": 5}}\'; see README')  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, metavar="N", help="at most N samples per subset (default: all)")
+    trust_flag(p)
+
+
+def trust_flag(p: argparse.ArgumentParser) -> None:
+    """--trust-code: the opt-in to run the user's own Python code (an evaluate: metric script or module)."""
+    p.add_argument("--trust-code", action="store_true",
+                   help="allow evaluate: metrics, which run their Python code with your rights (else: refused in one line)")  # fmt: skip
 
 
 def generation_flags(p: argparse.ArgumentParser) -> None:
     """--max-new-tokens and --batch-size, with the defaults of GenerationConfig."""
-    p.add_argument("--max-new-tokens", type=whole(1), default=GenerationConfig.max_new_tokens, metavar="N",
+    p.add_argument("--max-new-tokens", type=whole(1, 10_000_000), default=GenerationConfig.max_new_tokens, metavar="N",
                    help="most tokens generated per answer (QA, and MCQ with scoring generate)")  # fmt: skip
     p.add_argument("--batch-size", type=batch_size, default="auto",
                    help="rows per forward pass, or auto: a token budget measured for this machine (probing up on a GPU)")  # fmt: skip
 
 
 def json_arg(text: str, flag: str) -> dict[str, Any]:
-    """A flag holding a JSON object (--dataset-args, --model-args); anything else is one line."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{flag} is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    """A flag holding a JSON object (--dataset-args, --model-args): bounded, strict JSON (harness.core.numbers)."""
+    value = load_json(text, flag)
     if not isinstance(value, dict):
         raise UserError(f'{flag} must be a JSON object, e.g. \'{{"general_mcq": {{"local_path": "data"}}}}\'')
     return value

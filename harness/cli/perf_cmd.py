@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -15,12 +14,13 @@ NAME = "perf"
 
 
 def _levels(text: str) -> list[float]:
+    """Arrival rates per second: finite numbers above 0 (at most a million a second), separated by commas."""
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
-    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text[:40]!r}") from None
+    if not values or any(not math.isfinite(v) or not 0 < v <= 1e6 for v in values):
+        raise argparse.ArgumentTypeError(f"expected numbers above 0 and at most 1e6 separated by commas, got {text[:40]!r}")
     return values
 
 
@@ -29,25 +29,29 @@ def _whole_levels(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected whole numbers of at least 1 separated by commas, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text[:40]!r}") from None
+    if not values or any(not 1 <= v <= 10_000 for v in values):
+        raise argparse.ArgumentTypeError(f"expected whole numbers of at least 1 and at most 10000 separated by commas, got {text[:40]!r}")
     return values
 
 
 def _body(text: str) -> dict[str, object]:
-    """`--extra-body`: a JSON object of request fields; the fields perf sets itself are refused."""
+    """`--extra-body`: a JSON object of request fields (bounded, no NaN); the fields perf sets itself are refused."""
+    from harness.core.errors import UserError
+    from harness.core.numbers import load_json
     from harness.workflows.perf import OWN_FIELDS
 
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON ({exc.msg} at character {exc.pos}); e.g. '{{\"top_k\": 20}}'") from None
+        value = load_json(text, "it")
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("it ").replace("is not valid JSON", "not JSON") +
+                                         "; e.g. '{\"top_k\": 20}'") from None  # fmt: skip
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object of request fields, got {type(value).__name__}")
     own = sorted(set(value) & set(OWN_FIELDS))
     if own:
-        raise argparse.ArgumentTypeError(f"{own[0]!r} is set by perf itself (use --max-tokens, --model, --endpoint); remove it")
+        raise argparse.ArgumentTypeError(f"{own[0]!r} is set by perf itself (use --max-tokens, --min-tokens, --ignore-eos, --model, "
+                                         "--endpoint); remove it")  # fmt: skip
     return value
 
 

@@ -35,7 +35,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(ns: argparse.Namespace) -> int:
     """Run the command; its exit code."""
     from harness.core.errors import UserError
-    from harness.metrics.power import bootstrap_n, mcnemar_n
+    from harness.metrics.power import EXACT_LIMIT, bootstrap_n, mcnemar_size
 
     if ns.sd is not None:
         n = bootstrap_n(ns.delta, ns.sd, ns.alpha, ns.power)
@@ -51,8 +51,10 @@ def run(ns: argparse.Namespace) -> int:
             raise UserError("power for a 0/1 metric needs --base (its score) or --discordance (measured from two runs)")
         if ns.delta > psi:
             raise UserError(f"a difference of {ns.delta:g} needs the runs to disagree on at least that share; --discordance is {psi:g}")
-        n = mcnemar_n(ns.delta, psi, ns.alpha, ns.power)
-        how = f"exact McNemar, discordance {psi:.3g} ({assumed})"
+        size = mcnemar_size(ns.delta, psi, ns.alpha, ns.power)
+        n = size.n
+        method = "exact McNemar" if size.exact else f"normal approximation to exact McNemar (exact search up to {EXACT_LIMIT} pairs)"
+        how = f"{method}, discordance {psi:.3g} ({assumed})"
     else:
         raise UserError(f"{ns.metric} is not a 0/1 metric: pass --sd, the standard deviation of its per-sample differences")
     print(f"{ns.metric}: n >= {n} questions detect a difference of {ns.delta:g} with {ns.power:.0%} power at alpha {ns.alpha:g}")

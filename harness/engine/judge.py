@@ -39,6 +39,8 @@ from typing import Any
 
 from harness.backends.base import Backend, GenerateRequest
 from harness.core.errors import UserError
+from harness.core.names import has_control, printable
+from harness.core.numbers import Range, checked
 from harness.engine.config import GenerationConfig
 from harness.engine.verdicts import block, judge_flags, marker, parse_reply
 
@@ -83,35 +85,63 @@ def _template(name: str, task: str) -> tuple[str, str]:
     raise UserError(f"{task}: judge template {name!r} is neither a shipped one (default-v1) nor a file")
 
 
+def _url(task: str, value: Any) -> str:
+    """The judge server's URL: http(s), a host, no spaces or control characters; checked before any model loads."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str) or not value:
+        raise UserError(f'{task}: judge_args needs "url", the judge\'s OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1)')
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or any(c.isspace() for c in value) \
+            or has_control(value):  # fmt: skip
+        raise UserError(f"{task}: judge_args url {printable(repr(value), 80)} is not an http(s) URL with a host, e.g. "
+                        "http://127.0.0.1:8000/v1")  # fmt: skip
+    return value
+
+
+_RANGES = {
+    "concurrency": Range(1, 1024, whole=True),
+    "max_tokens": Range(1, 1_000_000, whole=True),
+    "max_retries": Range(0, 100, whole=True),
+    "timeout": Range(0, 86_400, low_open=True),
+}
+_DEFAULTS = {"concurrency": 8, "max_tokens": 256, "max_retries": 6, "timeout": 120.0}
+
+
 def parse_judge_args(task: str, raw: Any) -> JudgeSettings:
-    """Check `judge_args`; every mistake is one line naming the key."""
+    """Check `judge_args` (every number through harness.core.numbers); every mistake is one line naming the key."""
     if not isinstance(raw, dict):
         raise UserError(f'{task}: judge_args must be an object, e.g. {{"url": "http://127.0.0.1:8000/v1"}}')
     unknown = sorted(set(raw) - set(_KNOWN))
     if unknown:
-        raise UserError(f"{task}: unknown judge_args key {unknown[0]!r} (known: {', '.join(_KNOWN)})")
-    if not isinstance(raw.get("url"), str) or not raw["url"]:
-        raise UserError(f'{task}: judge_args needs "url", the judge\'s OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1)')
+        raise UserError(f"{task}: unknown judge_args key {printable(repr(unknown[0]), 60)} (known: {', '.join(_KNOWN)})")
+    url = _url(task, raw.get("url"))
     scale = raw.get("scale", [1, 10])
-    if not (isinstance(scale, list) and len(scale) == 2 and all(isinstance(v, int | float) for v in scale) and scale[0] < scale[1]):
-        raise UserError(f"{task}: judge_args scale must be [low, high] with low < high, got {scale!r}")
+    if not (isinstance(scale, list) and len(scale) == 2):
+        raise UserError(f"{task}: judge_args scale must be [low, high] with low < high, got {printable(repr(scale), 60)}")
+    low, high = (checked(v, f"{task}: judge_args scale", Range(-1e6, 1e6)) for v in scale)
+    if not low < high:
+        raise UserError(f"{task}: judge_args scale must be [low, high] with low < high, got {printable(repr(scale), 60)}")
     name, text = _template(str(raw.get("template", DEFAULT_TEMPLATE)), task)
     _check_template(task, name, text)
     for key in ("model", "api_key_env"):
-        if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise UserError(f"{task}: judge_args {key} must be text, got {raw[key]!r}")
-    timeout = raw.get("timeout", 120.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < float("inf"):
-        raise UserError(f"{task}: judge_args timeout must be a number of seconds above 0, got {timeout!r}")
-    ints = {k: raw.get(k, d) for k, d in (("concurrency", 8), ("max_tokens", 256), ("max_retries", 6))}
-    for key, value in ints.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "max_retries" else 1):
-            raise UserError(f"{task}: judge_args {key} must be a whole number of at least {0 if key == 'max_retries' else 1}")
+        if raw.get(key) is not None and (not isinstance(raw[key], str) or has_control(raw[key])):
+            raise UserError(f"{task}: judge_args {key} must be text on one line, got {printable(repr(raw[key]), 60)}")
+    if raw.get("api_key_env"):
+        from harness.core.redact import read_api_key
+
+        # Unset, or a key pasted in place of a name: one line now, not at the first judgement.
+        read_api_key(raw["api_key_env"], f"{task}: judge_args api_key_env")
+    values = {key: checked(raw.get(key, default), f"{task}: judge_args {key}", _RANGES[key]) for key, default in _DEFAULTS.items()}
     return JudgeSettings(
-        url=raw["url"], model=str(raw.get("model") or ""), api_key_env=raw.get("api_key_env"), template_name=name, template=text,
-        template_sha256=hashlib.sha256(text.encode()).hexdigest(), low=float(scale[0]), high=float(scale[1]),
-        concurrency=ints["concurrency"], max_tokens=ints["max_tokens"], timeout=float(timeout),
-        max_retries=ints["max_retries"],
+        url=url, model=str(raw.get("model") or ""), api_key_env=raw.get("api_key_env"), template_name=name, template=text,
+        template_sha256=hashlib.sha256(text.encode()).hexdigest(), low=float(low), high=float(high),
+        concurrency=values["concurrency"], max_tokens=values["max_tokens"], timeout=float(values["timeout"]),
+        max_retries=values["max_retries"],
     )  # fmt: skip
 
 

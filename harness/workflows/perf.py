@@ -50,8 +50,10 @@ _FILLER = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"
            "how", "fast", "the", "server", "answers"]  # fmt: skip
 
 
-# Fields perf sets itself: --extra-body may not change them (the measurement depends on each).
-OWN_FIELDS = ("model", "messages", "prompt", "stream", "stream_options", "max_tokens")
+# Fields perf sets itself: --extra-body may not change them (the measurement depends on each). Every field that
+# sets how many tokens are generated (or how many replies) is among them: its flag sets it, or nothing does.
+OWN_FIELDS = ("model", "messages", "prompt", "stream", "stream_options", "max_tokens", "max_completion_tokens", "min_tokens",
+              "ignore_eos", "n", "best_of")  # fmt: skip
 Progress = Callable[[str, int, int], None]
 
 
