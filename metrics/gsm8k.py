@@ -21,6 +21,9 @@ __all__ = ["extract_flexible", "extract_strict", "flexible_extract", "strict_mat
 
 _STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
 _FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
+# lm-eval's exact_match ignore patterns, applied in order with re.sub: ",", "\$", "(?s).*#### ", "\.$". The third
+# is quadratic in Python's engine on an answer without "#### " (100,000 characters: seconds); `_clean` computes
+# the same result in linear time (checked against the regexes in tests/test_gsm8k_extract.py).
 _IGNORE = (",", "\\$", "(?s).*#### ", "\\.$")
 INVALID = "[invalid]"
 
@@ -49,8 +52,16 @@ def extract_flexible(text: str) -> str:
 
 
 def _clean(text: str) -> str:
-    for pattern in _IGNORE:
-        text = re.sub(pattern, "", text)
+    """lm-eval's ignore patterns and lowercasing, in linear time (see `_IGNORE`)."""
+    text = text.replace(",", "").replace("$", "")
+    cut = text.rfind("#### ")  # "(?s).*#### " is greedy: everything up to the last "#### " goes
+    if cut >= 0:
+        text = text[cut + 5 :]
+    # "\.$": `$` is the end, or just before a final newline; one of the two can follow a "."
+    if text.endswith(".\n"):
+        text = text[:-2] + "\n"
+    elif text.endswith("."):
+        text = text[:-1]
     return text.lower()
 
 

@@ -21,13 +21,17 @@ import re
 
 __all__ = ["RULES", "extract_letters"]
 
+# Every pattern runs on model output, so each is written to take time linear in it: no two unbounded runs that
+# can trade characters (`\s*x?\s*` is written `\s*(?:x\s*)?`), and `^` under MULTILINE is followed by
+# `[^\S\n]*`, never `\s*` (which would rescan every later line from each line start). The matches are the
+# ones of the plain forms (tests/test_output_regexes.py checks both on random text).
 _L = "[A-J]"
-_MULTI = rf"({_L}(?:\s*[,，、和与&]?\s*{_L})*)"
+_MULTI = rf"({_L}(?:\s*(?:[,，、和与&]\s*)?{_L})*)"
 RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
-    ("answer_tag_zh", re.compile(rf"答案\s*(?:是|为)?\s*[:：]?\s*{_MULTI}"), True),
-    ("answer_tag", re.compile(rf"ANSWER\s*(?:IS)?\s*[:：]\s*\$?\(?{_MULTI}", re.IGNORECASE), True),
-    ("xuan", re.compile(rf"选(?:择)?\s*(?:项)?\s*{_MULTI}"), True),
-    ("bare", re.compile(rf"^\s*\(?{_MULTI}\)?\s*[.。]?\s*$"), False),
+    ("answer_tag_zh", re.compile(rf"答案\s*(?:[是为]\s*)?(?:[:：]\s*)?{_MULTI}"), True),
+    ("answer_tag", re.compile(rf"ANSWER\s*(?:IS\s*)?[:：]\s*\$?\(?{_MULTI}", re.IGNORECASE), True),
+    ("xuan", re.compile(rf"选(?:择)?\s*(?:项\s*)?{_MULTI}"), True),
+    ("bare", re.compile(rf"^\s*\(?{_MULTI}\)?\s*(?:[.。]\s*)?$"), False),
     ("paren", re.compile(rf"\(({_L})\)"), False),
 )
 
@@ -50,4 +54,4 @@ def extract_letters(text: str, letters: str) -> tuple[tuple[str, ...], str | Non
     return (), None
 
 
-_LEADING = re.compile(rf"^\s*\(?({_L})[.。、:：)]", re.MULTILINE)
+_LEADING = re.compile(rf"^[^\S\n]*\(?({_L})[.。、:：)]", re.MULTILINE)

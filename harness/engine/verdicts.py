@@ -20,21 +20,25 @@ from harness.core.redact import redact
 __all__ = ["Verdict", "block", "judge_flags", "marker", "parse_reply"]
 
 REASON_CHARS = 300
-_SCORE_LINE = re.compile(r"^\W*score\W{0,3}\s*[:：]\s*\**\s*(-?\d+(?:\.\d+)?)", re.IGNORECASE | re.MULTILINE)
-_RATIONALE = re.compile(r"rationale\s*[:：]\s*(.*?)(?=\n\s*score\s*[:：]|\Z)", re.IGNORECASE | re.DOTALL)
+# Linear in the text they read (see harness.engine.extract): `^` under MULTILINE takes `[^\w\n]*`, and
+# `\s*\**\s*` is written `\s*(?:\*+\s*)?`. The rationale's end is found by `_rationale`, not a lookahead.
+_SCORE_LINE = re.compile(r"^[^\w\n]*score\W{0,3}\s*[:：]\s*(?:\*+\s*)?(-?\d+(?:\.\d+)?)", re.IGNORECASE | re.MULTILINE)
+_RATIONALE_START = re.compile(r"rationale\s*[:：]\s*", re.IGNORECASE)
+_SCORE_LABEL = re.compile(r"score\s*[:：]", re.IGNORECASE)
 
 # Answers that talk to the judge rather than answer the question: score directives, rubric words,
 # attempts to end the data block. Flagged per record and counted in the table; the judge still grades.
 _ADDRESSES_JUDGE = {
     "score directive": re.compile(
-        r"(\bscore\b\W{0,3}\s*[:：=]\s*\**\s*-?\d|\"score\"\s*:|\b(give|rate|grade|score|award)\b[^.\n]{0,40}\b\d+\s*(/|out of)\s*\d+)",
+        r"(\bscore\b\W{0,3}\s*[:：=]\s*(?:\*+\s*)?-?\d|\"score\"\s*:"
+        r"|\b(give|rate|grade|score|award)\b[^.\n]{0,40}\b\d+\s*(/|out of)\s*\d+)",
         re.I,
     ),
     "instructions to the judge": re.compile(
         r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(instructions?|rubric|rules|prompt|above|previous|system)\b", re.I
     ),
     "rubric words": re.compile(r"\b(grader|judge|evaluator|rubric|grading)\b", re.I),
-    "block markers": re.compile(r"^\s*(BEGIN|END)\s+(QUESTION|REFERENCE|ANSWER)\b", re.I | re.M),
+    "block markers": re.compile(r"^[^\S\n]*(BEGIN|END)\s+(QUESTION|REFERENCE|ANSWER)\b", re.I | re.M),
 }
 
 
@@ -105,6 +109,30 @@ def _reason(text: str) -> str:
     return " ".join(redact(text).split())[:REASON_CHARS]
 
 
+def _rationale(text: str) -> str | None:
+    r"""The text after the first "Rationale:" up to a line that starts with "Score:" (or the end), in linear time.
+
+    The regex `rationale\s*[:：]\s*(.*?)(?=\n\s*score\s*[:：]|\Z)` (DOTALL, ignoring case), computed without its
+    lookahead, which rescans every whitespace run from each newline: the end is the first newline of the
+    whitespace run before the first "score:" label whose run holds one.
+
+    >>> _rationale("Rationale: close.\n\n Score: 7"), _rationale("no label")
+    ('close.', None)
+    """
+    found = _RATIONALE_START.search(text)
+    if found is None:
+        return None
+    start = found.end()
+    for label in _SCORE_LABEL.finditer(text, start):
+        run = label.start()
+        while run > start and text[run - 1].isspace():  # each label's run is its own: linear over all labels
+            run -= 1
+        newline = text.find("\n", run, label.start())
+        if newline >= 0:
+            return text[start:newline]
+    return text[start:]
+
+
 def parse_reply(text: str, low: float, high: float) -> Verdict:
     r"""The verdict in a judge's reply; a reply with no verdict, several different ones, or one out of range fails.
 
@@ -126,8 +154,8 @@ def parse_reply(text: str, low: float, high: float) -> Verdict:
         why = _reason(reasons[-1])
     else:
         values = [_number(v) for v in _SCORE_LINE.findall(text)]
-        rationale = _RATIONALE.search(text)
-        why = _reason(rationale.group(1) if rationale else text)
+        rationale = _rationale(text)
+        why = _reason(rationale if rationale is not None else text)
     if not values:
         return Verdict(None, why, f"no score from {low:g} to {high:g} in the reply")
     if any(v is None for v in values):
