@@ -50,7 +50,7 @@ _Z = NormalDist()
 
 def _upper(tail: float) -> float:
     """The normal quantile with `tail` probability above it; exact for tails down to the smallest float (1 - tail would round to 1)."""
-    return -_Z.inv_cdf(tail)
+    return -_Z.inv_cdf(max(tail, 5e-324))  # alpha / 2 of the smallest alpha underflows to 0
 
 
 @dataclass(frozen=True)
