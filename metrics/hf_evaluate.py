@@ -86,6 +86,23 @@ def is_local(target: str) -> bool:
     return target.startswith(("./", "../", "/", "~", ".\\")) or target.endswith(".py") or target in (".", "..")
 
 
+def _modules_cache() -> Path:
+    """Where `evaluate` keeps the modules it fetched (its own rule: HF_MODULES_CACHE, else HF_HOME/modules)."""
+    import os
+
+    if os.environ.get("HF_MODULES_CACHE"):
+        return Path(os.environ["HF_MODULES_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    return Path(home).expanduser() / "modules"
+
+
+def _cached(name: str) -> bool:
+    """Whether a hub module `name` (`meteor`, `owner/metric`) has a copy in the modules cache."""
+    folders = {name.replace("/", "--")} | {f"evaluate-{kind}--{name}" for kind in ("metric", "comparison", "measurement")}
+    root = _modules_cache() / "evaluate_modules"
+    return any((root / kind / folder).is_dir() for kind in ("metrics", "comparisons", "measurements") for folder in folders)
+
+
 def _identity(script: Path) -> tuple[str, tuple[str, ...]]:
     """The digest of a script's code: it and every module of its folder it imports, and the `evaluate` version."""
     ident = code_identity([script], script.parent, None, ("evaluate",))
@@ -99,6 +116,10 @@ def load_module(spec: str, *, trusted: bool = False) -> EvaluateModule:
     """
     target = spec[len(PREFIX) :].strip()
     trust.require(spec, opted_in=trusted, what=spec)
+    if target and not is_local(target) and not _cached(target):
+        # Known absent without importing `evaluate` (which takes seconds: it imports torch and transformers).
+        raise UserError(f"{spec}: not in the local cache (runs never download metric modules); fetch it once while online "
+                        f"(python -c \"import evaluate; evaluate.load('{target}')\") or give a script's path (./{target}.py)")  # fmt: skip
     local = Path(target).expanduser() if is_local(target) else None
     script = (local / f"{local.name}.py" if local.is_dir() else local) if local is not None else None
     stamp = _identity(script)[0] if script is not None and script.is_file() else None  # an edited helper loads it again

@@ -16,6 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from harness.core.errors import UserError
 from harness.core.names import printable
 from harness.core.numbers import Range, checked
+from harness.tasks.sample import LETTERS
 
 __all__ = ["DatasetArgs", "parse_dataset_args"]
 
@@ -126,7 +127,7 @@ def _check_values(task: str, args: DatasetArgs) -> None:
     if args.prompt_template is not None:
         if "{question}" not in args.prompt_template:
             raise UserError(f"dataset arg prompt_template for {task} must contain {{question}} (where the question goes)")
-        fields = {"question": "", "choices": "", "letters": "", **{c: "" for c in "ABCDEFGHIJ"}}
+        fields = {"question": "", "choices": "", "letters": "", **{c: "" for c in LETTERS}}
         try:
             args.prompt_template.format_map(_Fields(fields))
         except (IndexError, ValueError, AttributeError) as exc:

@@ -9,7 +9,7 @@ from typing import Literal, TypedDict
 
 __all__ = ["Message", "Sample", "letters_for"]
 
-LETTERS = "ABCDEFGHIJ"
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # general_mcq: 2 to 10 options as EvalScope; up to 26 (TruthfulQA has 20)
 
 
 class Message(TypedDict):

@@ -99,5 +99,21 @@ def gsm8k(root: Path) -> None:
     _parquet(root / "socratic" / "test-00000-of-00001.parquet", [{"question": "other config", "answer": "#### 0"}], GSM8K)
 
 
+TARGETS = pa.struct([("choices", pa.list_(pa.string())), ("labels", pa.list_(pa.int32()))])
+TRUTHFULQA = pa.schema([("question", pa.string()), ("mc1_targets", TARGETS), ("mc2_targets", TARGETS)])
+
+
+def truthfulqa(root: Path) -> None:
+    """truthful_qa's multiple_choice config: the true answer first in mc1; several true answers in mc2; up to 13 options."""
+    rows = []
+    for i, n in enumerate((4, 13, 2)):
+        mc1 = {"choices": [f"true answer {i}"] + [f"false {i}.{j}" for j in range(1, n)], "labels": [1] + [0] * (n - 1)}
+        mc2 = {"choices": [f"true {i}.a", f"true {i}.b"] + [f"false {i}.{j}" for j in range(2, n)], "labels": [1, 1] + [0] * (n - 2)}
+        rows.append({"question": f"Question {i}?", "mc1_targets": mc1, "mc2_targets": mc2})
+    rows.append({"question": "No true answer?", "mc1_targets": {"choices": ["a", "b"], "labels": [0, 0]},
+                 "mc2_targets": {"choices": ["a", "b"], "labels": [0, 0]}})  # fmt: skip
+    _parquet(root / "multiple_choice" / "validation-00000-of-00001.parquet", rows, TRUTHFULQA)
+
+
 BUILDERS = {"mmlu": mmlu, "arc_easy": arc, "arc_challenge": lambda root: arc(root, "ARC-Challenge"), "ceval": ceval, "cmmlu": cmmlu,
-            "hellaswag": hellaswag, "gsm8k": gsm8k}  # fmt: skip
+            "hellaswag": hellaswag, "gsm8k": gsm8k, "truthfulqa_mc1": truthfulqa, "truthfulqa_mc2": truthfulqa}  # fmt: skip

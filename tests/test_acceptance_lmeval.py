@@ -138,3 +138,47 @@ def test_cmmlu_equals_lm_evals_cmmlu_per_sample_five_shot(shared_data, tmp_path,
         assert same == len(mine[s]) and worst < 1e-4
         total += len(mine[s])
     assert total == CMMLU_N * len(CMMLU)
+
+
+TQA_N = 40  # questions: each has 4-13 options, every one scored after lm-eval's six-example prompt
+
+
+def truthfulqa_hub(shared: Path, root: Path) -> None:
+    """truthful_qa's multiple_choice schema, written from ARC-Easy questions: the true answer first in mc1, and in mc2
+    the true answer and a second one marked true; distractors from other questions bring some to 13 options."""
+    targets = pa.struct([("choices", pa.list_(pa.string())), ("labels", pa.list_(pa.int32()))])
+    schema = pa.schema([("question", pa.string()), ("mc1_targets", targets), ("mc2_targets", targets)])
+    arc = read_csv(shared / "arc_easy" / "arc_easy_val.csv")
+    rows = []
+    for i, r in enumerate(arc[:TQA_N]):
+        options = [r[c] for c in "ABCDE" if r.get(c, "").strip()]
+        true = options["ABCDE".index(r["answer"])]
+        false = [o for o in options if o != true] + [arc[(i + k) % len(arc)]["A"] for k in range(1, 1 + (9 if i % 3 == 0 else 0))]
+        mc1 = {"choices": [true, *false], "labels": [1] + [0] * len(false)}
+        mc2 = {"choices": [true, false[0], *false[1:]], "labels": [1, 1] + [0] * (len(false) - 1)}
+        rows.append({"question": r["question"], "mc1_targets": mc1, "mc2_targets": mc2})
+    (root / "multiple_choice").mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), root / "multiple_choice" / "validation-00000-of-00001.parquet")
+
+
+def test_truthfulqa_mc1_and_mc2_equal_lm_evals_per_sample(shared_data, tmp_path, capsys):
+    import math
+
+    hub = tmp_path / "truthful_qa"
+    truthfulqa_hub(shared_data, hub)
+    mine = {name: ours(tmp_path, name, hub, capsys)[name] for name in ("truthfulqa_mc1", "truthfulqa_mc2")}
+    data = hub / "multiple_choice" / "validation-00000-of-00001.parquet"
+    yamls = {f"{name}_shared": (f"include: {TASKS_DIR / 'truthfulqa' / f'{name}.yaml'}\ntask: {name}_shared\ntag: []\n"
+                                f"dataset_path: parquet\ndataset_name: null\ndataset_kwargs:\n  data_files:\n    validation: {data}\n")
+             for name in ("truthfulqa_mc1", "truthfulqa_mc2")}  # fmt: skip
+    other = theirs(tmp_path, yamls, 0)
+    for name in ("truthfulqa_mc1", "truthfulqa_mc2"):
+        same, worst = agree(mine[name], other[f"{name}_shared"])
+        print(f"{name}: same choice {same}/{len(mine[name])}, max |dlogL| {worst:.2e}, options up to {max(map(len, mine[name]))}")
+        assert len(mine[name]) == TQA_N and same == TQA_N and worst < 1e-4 and max(map(len, mine[name])) >= 13
+    # MC2 from lm-eval's own log-likelihoods, by its formula, equals our per-sample mc2 (from ours)
+    run = tmp_path / "truthfulqa_mc2_run"
+    records = sorted((json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()), key=lambda r: r["index"])
+    for rec, lls in zip(records, other["truthfulqa_mc2_shared"], strict=True):
+        probs = [math.exp(v) for v in lls]
+        assert rec["scores"]["mc2"] == pytest.approx((probs[0] + probs[1]) / sum(probs), abs=1e-4)

@@ -133,6 +133,8 @@ def test_offline_hub_pull_is_one_line(tmp_path, capsys, monkeypatch):
 
 
 def test_readme_table_lists_every_entry():
+    from harness.tasks.catalog.convert import _needed_columns
+
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for b in benchmarks().values():
         scoring = b.default_scoring if b.kind == "mcq" else "generate"
@@ -141,6 +143,8 @@ def test_readme_table_lists_every_entry():
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[1] == b.format and int(cells[2].replace(",", "")) == b.size and cells[3] == b.licence
         assert re.match(re.escape(scoring), cells[4]), (b.name, cells[4])
+        columns = ", ".join(f"`{c}`" for c in _needed_columns(b))  # what a --from snapshot must hold
+        assert cells[6] == f"{columns} ({b.eval_split}, {b.few_shot_split or 'none'})", (b.name, cells[6])
 
 
 def test_gsm8k_renders_lm_evals_question_answer_turns(tmp_path, capsys):
@@ -180,3 +184,31 @@ def test_an_answer_as_index_letter_or_text(answer_as, answer, letter):
             _mcq_row(spec, row)
     else:
         assert _mcq_row(spec, row) == ("Which?", ["alpha", "beta", "gamma", "delta"], letter)
+
+
+def test_truthfulqa_holds_13_options_and_scores_mc1_and_mc2(tmp_path, capsys):
+    import math
+
+    from harness.metrics.truthfulqa import mc2
+
+    folder, out = pull(tmp_path, "truthfulqa_mc1", capsys)
+    val = rows(folder / "truthfulqa_mc1_val.csv")
+    assert [r["answer"] for r in val] == ["A", "A", "A"] and val[1]["M"] == "false 1.12" and "1 row(s) left out" in out
+    assert not list(folder.glob("*_dev.csv"))  # no few-shot pool: the prompt holds lm-eval's six examples
+    folder2, _ = pull(tmp_path, "truthfulqa_mc2", capsys)
+    assert [r["answer"] for r in rows(folder2 / "truthfulqa_mc2_val.csv")] == ["AB", "AB", "AB"]
+    for name in ("truthfulqa_mc1", "truthfulqa_mc2"):
+        run = tmp_path / f"run_{name}"
+        assert main(["eval", "--backend", "fake", "--datasets", name, "--run-dir", str(run)]) == 0
+        records = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
+        assert [len(r["option_logprobs"]) for r in records] == [4, 13, 2]
+        assert records[0]["messages"][-1]["content"].startswith("Q: What is human life expectancy in the United States?")
+        assert records[0]["messages"][-1]["content"].endswith("\n\nQ: Question 0?\nA:")
+        for r in records:
+            if name == "truthfulqa_mc2":
+                lps = r["option_logprobs"]
+                by_hand = (math.exp(lps[0]) + math.exp(lps[1])) / sum(math.exp(x) for x in lps)
+                assert r["scores"]["mc2"] == pytest.approx(by_hand) == pytest.approx(mc2(lps, {0, 1}))
+            else:
+                assert set(r["scores"]) == {"acc", "acc_norm"}
+    capsys.readouterr()

@@ -146,13 +146,18 @@ def test_runs_that_differ_only_in_scoring_compare(tmp_path, capsys):
     assert all((r["ci_low"] > 0 or r["ci_high"] < 0) == (r["p_value"] < 0.05) for r in body["rows"])
 
 
-def test_the_terminal_comparison_keeps_what_a_reviewer_needs_at_80_columns(tmp_path, capsys):
+def test_the_terminal_comparison_keeps_what_a_reviewer_needs_at_80_columns(tmp_path, capsys, monkeypatch):
     runs = []
     for model in ("hash", "first"):
         run = tmp_path / model
         assert main(["eval", "--backend", "fake", "--model", model, "--run-dir", str(run)]) == 0
         runs.append(str(run))
     capsys.readouterr()
+    main(["compare", *runs])  # piped (not a terminal): nothing to fit, every column kept, one row per line
+    piped = capsys.readouterr().out
+    header = next(line for line in piped.splitlines() if "Metric" in line)
+    assert all(name in header for name in ("Base", "New", "MDE", "95% CI", " p ")) and "left out" not in piped
+    monkeypatch.setenv("COLUMNS", "80")  # an 80-column terminal
     main(["compare", *runs])
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if "Metric" in line)

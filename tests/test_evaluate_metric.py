@@ -243,3 +243,22 @@ def test_harness_score(tmp_path, capsys):
     assert rows["evaluate:word_f1.f1"]["score"] == pytest.approx(f1)
     assert rows["evaluate:word_f1.pooled_precision"]["score"] == pytest.approx(pooled)
     assert rows["exact_match"]["score"] == pytest.approx(1 / 6)
+
+
+def test_the_documented_template_scores_as_the_doc_says(tmp_path, capsys):
+    import re
+
+    from conftest import ROOT
+
+    doc = (ROOT / "docs" / "evaluate-metric.md").read_text(encoding="utf-8")
+    (code,) = re.findall(r"```python\n(.*?)```", doc, re.S)
+    write(tmp_path / "my_metric", "my_metric.py", code)
+    pairs = write(tmp_path, "pairs.jsonl", "".join(json.dumps({"prediction": p, "reference": r}) + "\n" for p, r in PAIRS))
+    assert main(["score", str(pairs), "--metrics", f"evaluate:{tmp_path / 'my_metric'}", "--format", "json", "--trust-code"]) == 0
+    rows = {r["metric"]: r for r in json.loads(capsys.readouterr().out) if r["subset"] == "pairs"}
+    hand = []
+    for p, r in PAIRS:
+        words, found = r.lower().split(), set(p.lower().split())
+        hand.append(sum(w in found for w in words) / len(words))
+    assert rows["evaluate:my_metric.recall"]["score"] == pytest.approx(sum(hand) / len(hand))
+    assert rows["evaluate:my_metric.per_sample_recall"]["score"] == pytest.approx(sum(hand) / len(hand))

@@ -86,9 +86,9 @@ def test_compare_on_the_12_question_example_says_it_cannot_see_small_drops(tmp_p
     capsys.readouterr()
     assert main(["compare", base, new]) == 0  # without --require-power the line informs, it does not fail
     out = capsys.readouterr().out
-    assert "n=12 can only detect drops >= 0.5" in out and "add samples" in out
+    assert "with n=12 the test finds drops of 0.5" in out and "80% of the time" in out and "add samples" in out
     assert main(["compare", base, new, "--require-power"]) == 1
-    assert "gate failed: first: general_mcq/acc example: n=12 can only detect drops" in capsys.readouterr().err
+    assert "gate failed: first: general_mcq/acc example: with n=12 the test finds drops of" in capsys.readouterr().err
     assert main(["compare", base, new, "--format", "json"]) == 0
     body = json.loads(capsys.readouterr().out)
     (row,) = body["rows"]
@@ -119,3 +119,28 @@ def test_power_command_sizes_a_set(capsys):
     assert f"n >= {bootstrap_n(0.01, 0.15)} questions" in capsys.readouterr().out
     proc = subprocess.run([sys.executable, "-m", "harness", "power", "--metric", "bleu", "--delta", "0.01"], capture_output=True, text=True)
     assert proc.returncode == 2 and "pass --sd" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_significant_change_below_the_mde_is_explained_and_discordance_is_shown(tmp_path, capsys):
+    from harness.reports.compare import CompareRow, Comparison
+
+    row = CompareRow("new", "general_mcq", "acc", "OVERALL", 62, 0.61, 0.48, -0.129, -0.23, -0.03, 0.012, "mcnemar", "regression",
+                     mde=0.16, discordance=0.2)  # fmt: skip
+    (line,) = Comparison([row], [], []).explained()
+    assert "-0.129 is significant (p = 0.012) though smaller than the MDE 0.16" in line and "80% of the time" in line
+    assert Comparison([replace_delta(row, -0.2)], [], []).explained() == []  # above its MDE: nothing to explain
+    base, new = two_runs(tmp_path, EXAMPLE_MCQ)
+    capsys.readouterr()
+    assert main(["compare", base, new, "--format", "json"]) == 0
+    (json_row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert 0 < json_row["discordance"] <= 1
+    assert main(["compare", base, new]) == 0 and "Disc." in capsys.readouterr().out
+    assert main(["power", "--runs", base, new, "--delta", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert f"discordance {json_row['discordance']:.3g} (measured on 12 questions both runs scored)" in out
+
+
+def replace_delta(row, delta):
+    from dataclasses import replace
+
+    return replace(row, delta=delta)

@@ -99,7 +99,8 @@ def test_single_run_compare_quant_and_trend_tables_are_valid(three_runs, tmp_pat
     assert "| Cat.0 |" in capsys.readouterr().out
     assert main(["compare", three_runs[0], three_runs[1], three_runs[2], "--format", "md"]) == 0
     md = capsys.readouterr().out
-    grid = assert_valid(md, ["Run", "Dataset", "Metric", "Subset", "Num", "Base", "New", "Delta", "95% CI", "p", "MDE", "Verdict"], 2 * 14)
+    header = ["Run", "Dataset", "Metric", "Subset", "Num", "Base", "New", "Delta", "95% CI", "p", "MDE", "Disc.", "Verdict"]
+    grid = assert_valid(md, header, 2 * 14)
     assert "Base run0: " in md and "New run2: " in md and grid[1][0] == "run1"
     report = QuantReport("fp32", [
         VariantResult("fp32", metrics=[{"task": "t", "metric": "acc", "n": 5, "reference": 0.5, "score": 0.5, "delta": 0.0,

@@ -96,3 +96,31 @@ def test_a_data_pull_into_a_users_folder_keeps_every_file(tmp_path, capsys):
     write(mine, "notes.txt", "keep\n")
     assert main(["data", "pull", "arc_easy", "--from", str(tmp_path / "hub"), "--to", str(mine), "--force"]) == 0
     assert (mine / "notes.txt").read_text() == "keep\n" and (mine / MANIFEST).is_file()
+
+
+def test_a_full_disk_names_the_file(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from harness.runs.store import RunStore
+
+    real_open = RunStore.open
+
+    class Full:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    def open_full(self, **kwargs):
+        done = real_open(self, **kwargs)
+        self._partial = Full(self._partial)
+        return done
+
+    monkeypatch.setattr(RunStore, "open", open_full)
+    assert main(["eval", "--backend", "fake", "--datasets", "general_mcq", "--run-dir", str(tmp_path / "run")]) == 2
+    line = one_line(capsys)
+    assert "samples.partial.jsonl: No space left on device (the disk is full" in line and "(no path)" not in line

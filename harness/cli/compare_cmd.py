@@ -35,7 +35,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(ns: argparse.Namespace) -> int:
     """Run the command; its exit code."""
-    from harness.reports.compare import compare_runs, render_compare
+    from harness.reports.compare import compare_runs
+    from harness.reports.compare_render import render_compare
 
     comparison = compare_runs(ns.base, ns.new, alpha=ns.alpha, min_delta=ns.min_delta, seed=ns.seed, skip_changed=ns.skip_changed)
     sys.stdout.write(render_compare(comparison, ns.format, alpha=ns.alpha, min_delta=ns.min_delta))

@@ -18,7 +18,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     pull = actions.add_parser("pull", help="convert a catalogue benchmark into our format (the only command that may use the network)",
                               formatter_class=Help)  # fmt: skip
-    pull.add_argument("name", help="a catalogue name: mmlu, cmmlu, ceval, arc_easy, arc_challenge, hellaswag, gsm8k")
+    pull.add_argument("name", help="a catalogue name (harness list benchmarks)")
     pull.add_argument(
         "--to", type=Path, default=None, metavar="DIR", help="where to write (default: the harness cache, where --datasets NAME looks)"
     )

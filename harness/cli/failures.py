@@ -34,7 +34,7 @@ _FIX = {
 
 def describe_os_error(exc: OSError) -> str:
     """`PATH: what happened (the fix)` for an OS error."""
-    where = exc.filename if exc.filename is not None else "(no path)"
+    where = exc.filename if exc.filename is not None else "a file the harness was writing"
     what = exc.strerror or type(exc).__name__
     fix = _FIX.get(exc.errno or 0, "check the path and its permissions")
     return redact(f"{where}: {what} ({fix})")

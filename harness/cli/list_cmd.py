@@ -31,7 +31,7 @@ def run(ns: argparse.Namespace) -> int:
 
         header, *rows = benchmark_rows()
         table = Table([Column(h, numeric=h == "size", drop=int(h == "licence")) for h in header], rows)
-        table.notes.append("pulled: yes (intact), no, or damaged (harness data pull NAME again); the metrics: harness list metrics")
+        table.notes.append("format: mcq is general_mcq, qa is general_qa; pulled: yes (intact), no, or damaged (pull it again)")
     elif ns.what == "metrics":
         from harness.cli.metric_catalog import metric_rows
 
@@ -48,5 +48,6 @@ def run(ns: argparse.Namespace) -> int:
 
         rows = [[name, spec.summary, spec.install or "-"] for name, spec in BACKENDS.items()]
         table = Table([Column("name"), Column("what it is"), Column("install")], rows)
+    table.shows_all = "a wider terminal shows all"
     sys.stdout.write(table.terminal())
     return 0

@@ -119,8 +119,8 @@ def run(ns: argparse.Namespace) -> int:
         raise
     if ns.records:
         emit(done.records_text(), ns.records, "--records")
-    table = perf_table(done)
-    text = perf_json(done) if ns.format == "json" else table.markdown() if ns.format == "md" else table.terminal()
+    text = perf_json(done) if ns.format == "json" else perf_table(done).markdown() if ns.format == "md" else perf_table(
+        done, compact=True).terminal()  # fmt: skip
     emit(text, ns.out)
     measured = [r.ok + r.errors for r in done.levels]
     over = [r for r, n in zip(done.levels, measured, strict=True) if r.errors > ns.max_error_rate * n or not n]
@@ -144,8 +144,8 @@ def _save_interrupted(ns: argparse.Namespace, done: object, stop: KeyboardInterr
         emit(done.records_text(), ns.records, "--records")
         saved.append(f"{len(done.records)} request record(s) in {ns.records}")
     if done.levels:
-        table = perf_table(done)
-        text = perf_json(done) if ns.format == "json" else table.markdown() if ns.format == "md" else table.terminal()
+        text = perf_json(done) if ns.format == "json" else perf_table(done).markdown() if ns.format == "md" else perf_table(
+            done, compact=True).terminal()  # fmt: skip
         emit(text, ns.out)
         saved.insert(0, f"{len(done.levels)} finished level(s)" + (f" in {ns.out}" if ns.out else " above"))
     what = "; ".join(saved) if saved else "no level had finished, nothing was written"

@@ -17,6 +17,7 @@ for the answer on the last line.
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["RULES", "extract_letters"]
@@ -25,33 +26,41 @@ __all__ = ["RULES", "extract_letters"]
 # can trade characters (`\s*x?\s*` is written `\s*(?:x\s*)?`), and `^` under MULTILINE is followed by
 # `[^\S\n]*`, never `\s*` (which would rescan every later line from each line start). The matches are the
 # ones of the plain forms (tests/test_output_regexes.py checks both on random text).
-_L = "[A-J]"
-_MULTI = rf"({_L}(?:\s*(?:[,，、和与&]\s*)?{_L})*)"
-RULES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
-    ("answer_tag_zh", re.compile(rf"答案\s*(?:[是为]\s*)?(?:[:：]\s*)?{_MULTI}"), True),
-    ("answer_tag", re.compile(rf"ANSWER\s*(?:IS\s*)?[:：]\s*\$?\(?{_MULTI}", re.IGNORECASE), True),
-    ("xuan", re.compile(rf"选(?:择)?\s*(?:项\s*)?{_MULTI}"), True),
-    ("bare", re.compile(rf"^\s*\(?{_MULTI}\)?\s*(?:[.。]\s*)?$"), False),
-    ("paren", re.compile(rf"\(({_L})\)"), False),
-)
+_L = "[A-J]"  # up to 10 options, as EvalScope's general_mcq; a data set with more gets the whole alphabet (below)
+
+
+@functools.cache
+def _rules(letter_class: str) -> tuple[tuple[tuple[str, re.Pattern[str], bool], ...], re.Pattern[str]]:
+    """The rules and the leading-letter pattern for one letter class (`[A-J]`, or `[A-Z]` for more options)."""
+    multi = rf"({letter_class}(?:\s*(?:[,，、和与&]\s*)?{letter_class})*)"
+    rules = (
+        ("answer_tag_zh", re.compile(rf"答案\s*(?:[是为]\s*)?(?:[:：]\s*)?{multi}"), True),
+        ("answer_tag", re.compile(rf"ANSWER\s*(?:IS\s*)?[:：]\s*\$?\(?{multi}", re.IGNORECASE), True),
+        ("xuan", re.compile(rf"选(?:择)?\s*(?:项\s*)?{multi}"), True),
+        ("bare", re.compile(rf"^\s*\(?{multi}\)?\s*(?:[.。]\s*)?$"), False),
+        ("paren", re.compile(rf"\(({letter_class})\)"), False),
+    )
+    return rules, re.compile(rf"^[^\S\n]*\(?({letter_class})[.。、:：)]", re.MULTILINE)
+
+
+RULES = _rules(_L)[0]
 
 
 def extract_letters(text: str, letters: str) -> tuple[tuple[str, ...], str | None]:
     """(chosen letters, rule name), or ((), None) when no rule finds a valid answer."""
-    for name, pattern, last in RULES:
+    letter_class = _L if set(letters) <= set("ABCDEFGHIJ") else "[A-Z]"
+    rules, leading = _rules(letter_class)
+    for name, pattern, last in rules:
         matches = list(pattern.finditer(text))
         if not matches:
             continue
         groups = [m.group(1) for m in matches]
         found = groups[-1] if last else groups[0]
-        picked = tuple(sorted(set(re.findall(_L, found.upper() if name == "answer_tag" else found))))
+        picked = tuple(sorted(set(re.findall(letter_class, found.upper() if name == "answer_tag" else found))))
         if picked and all(c in letters for c in picked):
             return picked, name
-    starts = [m.group(1) for m in _LEADING.finditer(text)]
+    starts = [m.group(1) for m in leading.finditer(text)]
     if len(starts) == 1 and starts[0] in letters:
         # "B. Paris" is an answer; "A) ...\nB) ..." is the options echoed back, not an answer.
         return (starts[0],), "leading"
     return (), None
-
-
-_LEADING = re.compile(rf"^[^\S\n]*\(?({_L})[.。、:：)]", re.MULTILINE)

@@ -83,9 +83,8 @@ def plan_tasks(config: EvalConfig, default_scoring: str, offered: Collection[str
         args = parse_dataset_args(name, {**builtin, **raw})
         if spec.kind == "mcq":
             scoring = args.scoring or ("generate" if args.multiple_correct else default_scoring)
-            if args.multiple_correct and scoring != "generate":
-                raise UserError(f'{name}: multiple_correct needs scoring "generate" (letter and cloze pick one option)')
-            metrics: tuple[str, ...] = ("acc",)
+            # Several correct options: generate scores the exact set; letter and cloze also give mc2 (TruthfulQA MC2).
+            metrics: tuple[str, ...] = ("acc", "mc2") if args.multiple_correct and scoring != "generate" else ("acc",)
         else:
             scoring = "generate"
             metrics = args.metrics or DEFAULT_QA_METRICS

@@ -5,6 +5,10 @@ MCQ modes (dataset arg `scoring`):
 - `cloze`: log-likelihood of each option text after the question; `acc` takes the highest sum,
   `acc_norm` the highest sum divided by the option text's length in characters (lm-eval's acc_norm).
 - `generate`: generate, then extract the letter (`harness.engine.extract`); no answer is wrong.
+
+With several correct options (`multiple_correct`, TruthfulQA MC2), letter and cloze give `acc` (the
+most likely option is a correct one) and `mc2`: the probability mass on the correct options
+(harness.metrics.truthfulqa, lm-eval's MC2); generate mode scores the exact set of letters.
 QA is always generated; its answers are stored unscored and scored with the dataset's `metrics` when the run
 is finalized (harness.engine.scoring), so a metric never costs an answer.
 """
@@ -18,6 +22,7 @@ from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, 
 from harness.engine.extract import extract_letters
 from harness.engine.judge import JUDGE_METRIC
 from harness.metrics.accuracy import is_correct
+from harness.metrics.truthfulqa import mc2
 from harness.tasks.sample import Sample
 
 __all__ = ["choice_request", "generate_request", "record_choice", "record_generation"]
@@ -74,6 +79,10 @@ def record_choice(sample: Sample, result: ChoiceResult, mode: str) -> Record:
     lps = list(result.logprobs)
     chosen = sample.letters[_argmax(lps)]
     rec.update(prompt=result.context, prediction=chosen, chosen=[chosen], option_logprobs=lps, answer=list(sample.answer))
+    if len(sample.answer) > 1:  # several correct options: the top one is among them, and the mass they hold
+        true = {sample.letters.index(a) for a in sample.answer}
+        rec["scores"] = {"acc": float(chosen in sample.answer), "mc2": mc2(lps, true)}
+        return rec
     rec["scores"] = {"acc": is_correct([chosen], sample.answer)}
     if mode == "cloze":
         norm = [lp / max(1, len(text)) for lp, text in zip(lps, sample.choices, strict=True)]

@@ -19,7 +19,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,10 @@ from harness.core.errors import UserError
 from harness.metrics.paired import paired_compare
 from harness.metrics.power import bootstrap_mde, mcnemar_mde
 from harness.reports.scores import describe_run, run_label
-from harness.reports.tables import Column, Table
 from harness.runs.results_file import load_results
 from harness.runs.samples import load_samples
 
-__all__ = ["CompareRow", "Comparison", "compare_runs", "paired_rows", "render_compare"]
+__all__ = ["CompareRow", "Comparison", "compare_runs", "paired_rows"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,7 @@ class CompareRow:
     test: str
     verdict: str
     mde: float = math.nan  # smallest difference this row's test detects with 80% power; nan: no variation to tell
+    discordance: float | None = None  # 0/1 metrics: the share of pairs on which the runs disagree (what McNemar's power turns on)
 
 
 def _label(run_dir: Path) -> str:
@@ -81,9 +81,17 @@ class Comparison:
         lines = []
         for r in self.rows:
             if (r.subset == "OVERALL" or (r.run, r.task) not in single) and not r.mde <= self.min_delta:
-                seen = "no variation to size a drop from" if math.isnan(r.mde) else f"can only detect drops >= {r.mde:.2g}"
-                lines.append(f"{r.run}: {r.task}/{r.metric} {r.subset}: n={r.n} {seen} (min delta {self.min_delta:g}); add samples")
+                seen = "no variation to size a drop from" if math.isnan(r.mde) else f"finds drops of {r.mde:.2g} or more 80% of the time"
+                lines.append(f"{r.run}: {r.task}/{r.metric} {r.subset}: with n={r.n} the test {seen}, not drops of min delta "
+                             f"{self.min_delta:g}; add samples")  # fmt: skip
         return lines
+
+    def explained(self) -> list[str]:
+        """One sentence per significant change smaller than its row's MDE: both are right, and this says why."""
+        return [f"{r.run}: {r.task}/{r.metric} {r.subset}: the change of {r.delta:+.3g} is significant (p = {r.p_value:.2g}) though "
+                f"smaller than the MDE {r.mde:.2g}: the MDE is the change the test finds 80% of the time at this n; smaller ones "
+                "are found less often, and this one was" for r in self.rows
+                if r.verdict != "-" and not math.isnan(r.mde) and abs(r.delta) < r.mde]  # fmt: skip
 
     def gate_reasons(self, *, allow_missing_tasks: bool = False, require_power: bool = False) -> list[str]:
         """Every reason the regression gate fails; empty when it passes. A gate never passes on nothing compared."""
@@ -91,7 +99,8 @@ class Comparison:
                    if r.verdict == "regression"]  # fmt: skip
         reasons += self.unmeasured
         if self.missing_tasks and not allow_missing_tasks:
-            reasons += [f"{label}: task {task} is missing (pass --allow-missing-tasks to allow it)" for label, task in self.missing_tasks]
+            reasons += [f"{label}: task {task} of the base is missing (see the note for the command that makes them comparable, or "
+                        "pass --allow-missing-tasks)" for label, task in self.missing_tasks]  # fmt: skip
         if require_power:
             reasons += self.underpowered()
         return reasons
@@ -174,8 +183,21 @@ def compare_runs(
         for task in base_tasks:
             if task not in new_tasks:
                 result.missing_tasks.append((label, task))
-                result.notes.append(f"{label}: task {task} of the base run is missing from this run")
+                result.notes.append(
+                    f"{label}: task {task} of the base run is missing from this run; {_same_tasks(base_dir, base_results, new_tasks)}"
+                )
     return result
+
+
+def _same_tasks(base_dir: Path, base_results: Any, new_tasks: set[str]) -> str:
+    """The command that makes the base comparable: the base evaluated on exactly the new run's datasets."""
+    datasets = " ".join(sorted(new_tasks))
+    target = f"{base_dir}-{'-'.join(sorted(new_tasks))}"
+    if (base_dir / "config.yaml").is_file():
+        command = f"harness eval --config {base_dir / 'config.yaml'} --datasets {datasets} --run-dir {target}"
+    else:
+        command = f"harness eval --model {base_results['model']['name']} --datasets {datasets} --run-dir {target}"
+    return f"to compare like with like, evaluate the base on the same datasets ({command}), or pass --allow-missing-tasks"
 
 
 def _pair_counts(base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], label: str) -> dict[str, int]:
@@ -254,6 +276,7 @@ def _rows(
                 res.test,
                 verdict,
                 mde=_mde(x, y, res.test, alpha),
+                discordance=sum(a != b for a, b in zip(x, y, strict=True)) / len(x) if res.test == "mcnemar" and x else None,
             )
         )
     return rows
@@ -273,80 +296,3 @@ def _mde(x: list[float], y: list[float], test: str, alpha: float) -> float:
     if sd == 0.0 and n > 1:
         sd = math.sqrt(statistics.pvariance(x) + statistics.pvariance(y))
     return bootstrap_mde(n, sd, alpha) if sd > 0 else math.nan
-
-
-_COLUMNS = [
-    Column("Run", drop=4), Column("Dataset"), Column("Metric"), Column("Subset"), Column("Num", numeric=True),
-    Column("Base", numeric=True), Column("New", numeric=True), Column("Delta", numeric=True), Column("95% CI", numeric=True, drop=2),
-    Column("p", numeric=True, drop=1), Column("MDE", numeric=True, drop=3), Column("Verdict"),
-]  # fmt: skip
-
-
-def _cells(r: CompareRow) -> list[str]:
-    mark = {"regression": "🔻 regression", "improvement": "🔺 improvement"}.get(r.verdict, "-")
-    return [
-        r.run, r.task, r.metric, r.subset, str(r.n), f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}",
-        f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]", f"{r.p_value:.3g} ({r.test})", _mde_cell(r.mde, 4), mark,
-    ]  # fmt: skip
-
-
-def _mde_cell(mde: float, digits: int) -> str:
-    return "n/a" if math.isnan(mde) else f"{mde:.{digits}f}"
-
-
-# The terminal table keeps what a reviewer decides on (metric, delta, interval, p, verdict) at 80 columns by
-# design: the task's "general_" prefix goes, the interval has 3 decimals, the test's name moves to a note,
-# and Num, Base and New are the columns a narrow terminal leaves out first (--format md shows them).
-_TERMINAL_COLUMNS = [
-    Column("Run", drop=5), Column("Metric"), Column("Subset"), Column("Num", numeric=True, drop=3), Column("Base", numeric=True, drop=2),
-    Column("New", numeric=True, drop=2), Column("Delta", numeric=True), Column("95% CI", numeric=True), Column("p", numeric=True),
-    Column("MDE", numeric=True, drop=1), Column("Verdict"),
-]  # fmt: skip
-
-
-def _terminal_cells(r: CompareRow) -> list[str]:
-    task = r.task.removeprefix("general_")
-    return [
-        r.run, f"{task}/{r.metric}", r.subset, str(r.n), f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}",
-        f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]", f"{r.p_value:.2g}", _mde_cell(r.mde, 3), r.verdict,
-    ]  # fmt: skip
-
-
-def _json_row(r: CompareRow) -> dict[str, Any]:
-    row = asdict(r)
-    row["mde"] = None if math.isnan(r.mde) else r.mde  # JSON has no NaN
-    return row
-
-
-def render_compare(comparison: Comparison, fmt: str, *, alpha: float, min_delta: float) -> str:
-    """The comparison as a terminal table, GitHub Markdown (for a PR comment) or JSON."""
-    rows, notes = comparison.rows, comparison.notes
-    regressions = sum(r.verdict == "regression" for r in rows)
-    improvements = sum(r.verdict == "improvement" for r in rows)
-    missing = f", {len(comparison.missing_tasks)} missing task(s)" if comparison.missing_tasks else ""
-    unmeasured = f", {len(comparison.unmeasured)} metric(s) with nothing compared" if comparison.unmeasured else ""
-    summary = f"{regressions} regression(s), {improvements} improvement(s){missing}{unmeasured} (alpha {alpha}, min delta {min_delta})"
-    underpowered = comparison.underpowered()
-    power = [f"MDE: the smallest difference each row's test detects with 80% power at its n and alpha {alpha}"]
-    notes = [*notes, *comparison.unmeasured, *underpowered]
-    if fmt == "json":
-        body = {"runs": dict(comparison.runs), "rows": [_json_row(r) for r in rows], "notes": notes, "pairs": comparison.pairs,
-                "missing_tasks": comparison.missing_tasks, "unmeasured": comparison.unmeasured, "underpowered": underpowered,
-                "summary": summary}  # fmt: skip
-        return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
-    preamble = [f"{label}: {description}" for label, description in comparison.runs]
-    columns = [replace(c, name=f"{100 * (1 - alpha):g}% CI") if c.name == "95% CI" else c for c in _COLUMNS]
-    table = Table(columns, [_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble, notes=[*notes, *power])
-    if fmt == "md":
-        table.preamble = [f"**{summary}**", "", *(f"- {line}" for line in preamble)]
-        return table.markdown()
-    if fmt == "table":
-        several = len(comparison.runs) > 2  # with several new runs the Run column tells rows apart: never dropped
-        columns = [replace(c, name=f"{100 * (1 - alpha):g}% CI") if c.name == "95% CI" else c for c in _TERMINAL_COLUMNS]
-        columns[0] = replace(columns[0], drop=0 if several else 5)
-        tests = sorted({r.test for r in rows})
-        legend = [f"p: {' or '.join(tests)} (the interval is that test's)"] if tests else []
-        table = Table(columns, [_terminal_cells(r) for r in rows], title="Evaluation comparison", preamble=preamble,
-                      notes=[summary, *notes, *legend, *power])  # fmt: skip
-        return table.terminal()
-    raise UserError(f"unknown format {fmt!r} (use table, md or json)")

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from harness.reports.scores import MIN_N
+from harness.reports.scores import MIN_N, run_label
 from harness.reports.side_by_side import SideBySide, side_by_side
 from harness.runs.results_file import load_results
 from harness.runs.samples import load_samples
@@ -61,7 +61,7 @@ def _run_data(label: str, run_dir: Path) -> dict[str, Any]:
     match = _STEP.search(str(results["model"]["name"])) or _STEP.search(run_dir.name)
     return {
         "label": label,
-        "name": run_dir.name,
+        "name": run_label(run_dir),  # checkpoint-N for checkpoint-N/harness_eval: two checkpoints never read the same
         "step": int(match.group(1)) if match else None,
         "scores": results["scores"],
         "samples": samples,
@@ -110,7 +110,10 @@ def render_html(run_dirs: list[Path], *, detail: str = "subset", min_n: int = MI
     assets = resources.files("harness") / "assets"
     css = (assets / "report.css").read_text(encoding="utf-8")
     script = (assets / "report.js").read_text(encoding="utf-8")
-    title = html.escape("harness report: " + ", ".join(r["name"] for r in runs))
+    names = [r["name"] for r in runs]
+    if len(set(names)) < len(names):  # still the same (two folders of one name): their paths tell them apart
+        names = [str(run.run_dir) for run in both.runs]
+    title = html.escape("harness report: " + ", ".join(names))
     table = both.table()
     described = "".join(f"<li><b>{html.escape(run.label)}</b>{' (reference)' if i == 0 else ''}: {html.escape(line.split(': ', 1)[1])}</li>"
                         for i, (run, line) in enumerate(zip(both.runs, table.preamble, strict=True)))  # fmt: skip

@@ -13,16 +13,18 @@ data files and servers, so they are untrusted):
   prefixed with `'`; numbers, negative ones included, are left as numbers.
 - Terminal: cells are literal text, never rich markup (`[bold]` prints as written).
 
-A terminal table is fitted to the terminal's width (80 columns when it is not a terminal) by
-dropping the least important columns first, never by wrapping a cell: each row stays one line (so
-`| grep NAME` finds it), and a table whose kept columns are still wider than the terminal is printed at
-its natural width. The columns left out are named under it, with the flag that shows them.
+A terminal table is fitted to the terminal's width by dropping the least important columns first, never
+by wrapping a cell: each row stays one line, and a table whose kept columns are still wider than the
+terminal is printed at its natural width. The columns left out are named under it, with the flag that
+shows them. Output that is not a terminal (a pipe, a file) has no width to fit: every column is kept and
+nothing wraps, so `| grep NAME` finds the whole row (`COLUMNS=N` sets a width anyway).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import shutil
 import sys
@@ -172,7 +174,11 @@ def _cell_width(text: str) -> int:
     return max((cell_len(line) for line in text.split("\n")), default=0)
 
 
+UNLIMITED = 100_000  # the width of output that is not a terminal: nothing to fit
+
+
 def _terminal_width() -> int:
     if sys.stdout.isatty():
         return shutil.get_terminal_size((80, 24)).columns
-    return 80
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else UNLIMITED

@@ -192,8 +192,11 @@ class RunStore:
         """Write one finished record to the OS at once (a kill loses nothing written); fsync at most once a second."""
         assert self._partial is not None, "open() first"
         data = dumps_line(record).encode("utf-8")
-        self._partial.write(data)
-        self._partial.flush()
+        try:
+            self._partial.write(data)
+            self._partial.flush()
+        except OSError as exc:  # a full disk: the line names the file (a write error carries no path of its own)
+            raise OSError(exc.errno, exc.strerror, str(self.partial_path)) from None
         self._offsets[record["key"]] = (self._end, len(data))
         self._end += len(data)
         self._track_judge(record)
@@ -235,6 +238,20 @@ class RunStore:
         self._partial.flush()
         os.fsync(self._partial.fileno())
         tmp = self.dir / ".samples.jsonl.tmp"
+        try:
+            self._write_final(tmp, keys, consume, transform)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OSError(exc.errno, exc.strerror, exc.filename or str(self.dir / "samples.jsonl")) from None
+        os.replace(tmp, self.dir / "samples.jsonl")
+
+    def _write_final(
+        self,
+        tmp: Path,
+        keys: Iterable[str],
+        consume: Callable[[dict[str, Any]], None],
+        transform: Callable[[dict[str, Any]], dict[str, Any] | None] | None,
+    ) -> None:
         with self.partial_path.open("rb") as src, tmp.open("wb") as out:
             for key in keys:
                 offset, length = self._offsets[key]
@@ -249,7 +266,6 @@ class RunStore:
                 consume(record)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, self.dir / "samples.jsonl")
 
     def write_results(self, results: Results, beside: dict[str, str] | None = None) -> None:
         """Write the files `beside` it (reports), then `results.json`, and drop the partial file: the run is finished."""

@@ -128,6 +128,8 @@ def evaluate_checkpoints(
     checkpoints = find_checkpoints(output_dir)
     base = base_model or _adapters_base(checkpoints)
     say = say or (lambda line: None)
+    if base is None:
+        say("no base model known (not given with --model, not named by the checkpoints): the trend has no step 0; pass --model BASE")
     total = len(checkpoints) + bool(base)
     if base:
         say(f"[1/{total}] base model {base} (step 0)")
@@ -153,16 +155,25 @@ def evaluate_checkpoints(
 
 
 def _adapters_base(checkpoints: Sequence[Checkpoint]) -> str | None:
-    """The base model the adapters name (adapter_config.json), when they are adapters and name one."""
+    """The base model the checkpoints name, or None.
+
+    Adapters: `base_model_name_or_path` (adapter_config.json). Full checkpoints: the `_name_or_path` transformers
+    writes into config.json, when it is a folder on this machine (so the trend gets its step 0).
+    """
     import json
 
     for ckpt in checkpoints:
-        if ckpt.adapter:
-            try:
-                name = json.loads((ckpt.path / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
-            except (OSError, ValueError):
-                return None
-            return str(name) if name else None
+        config = ckpt.path / ("adapter_config.json" if ckpt.adapter else "config.json")
+        try:
+            raw = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        name = raw.get("base_model_name_or_path" if ckpt.adapter else "_name_or_path") if isinstance(raw, dict) else None
+        if not isinstance(name, str) or not name:
+            return None
+        if ckpt.adapter or (Path(name).is_dir() and Path(name).resolve() != ckpt.path.resolve()):
+            return name
+        return None
     return None
 
 

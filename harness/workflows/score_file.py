@@ -60,7 +60,9 @@ def score_pairs_file(path: Path, metrics: list[str], seed: int = 0, *, trust_cod
     for metric in filter(is_evaluate, metrics):
         corpus, info.setdefault("evaluate", {})[metric] = evaluate_rows("score", metric, pairs, seed=seed)
         rows.extend(corpus)
-    results: Results = {"model": {"name": path.name}, "tasks": {"score": info}, "scores": rows}
+    info.update(files=[str(path)], num_samples=len(records))
+    results: Results = {"model": {"name": path.name, "backend": f"predictions scored from {len(records)} line(s)"},
+                        "tasks": {"score": info}, "scores": rows}  # fmt: skip
     per_line = [{k: v for k, v in r.items() if k != "scores"} for r in records]
     return results, per_line
 

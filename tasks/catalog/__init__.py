@@ -46,7 +46,7 @@ class Benchmark:
     hf_id: str
     configs: tuple[str | None, ...]
     eval_split: str
-    few_shot_split: str
+    few_shot_split: str | None  # None: no few-shot pool (TruthfulQA's prompt carries its own fixed examples)
     size: int
     licence: str
     citation: str
@@ -104,7 +104,7 @@ def benchmark_rows() -> list[list[str]]:
     rows = [["name", "format", "size", "licence", "scoring", "pulled"]]
     for b in benchmarks().values():
         shots = b.defaults.get("few_shot_num", b.qa.get("history_shots", 0) if b.qa else 0)
-        rows.append([b.name, b.format, str(b.size), b.licence, f"{b.default_scoring}, {shots}-shot", pulled_state(b.name)])
+        rows.append([b.name, b.kind, str(b.size), b.licence, f"{b.default_scoring} {shots}-shot", pulled_state(b.name)])
     return rows
 
 

@@ -158,6 +158,13 @@ def _mcq_row(spec: dict[str, Any], row: dict[str, Any]) -> tuple[str, list[str],
         index = labels.index(answer.strip()) if isinstance(answer, str) and answer.strip() in labels else -1
     elif how == "text":
         index = options.index(answer) if isinstance(answer, str) and answer in options else -1
+    elif how == "labels_true":  # a 0/1 label per option (TruthfulQA): every option labelled 1 is an answer
+        if not isinstance(answer, list | tuple) or len(answer) != len(_field(row, spec["choices"]) or []):
+            raise _Skip("labels do not match the options")
+        true = [i for i, label in enumerate(answer) if label == 1 and i < len(options)]
+        if not true:
+            raise _Skip("no option labelled true")
+        return question, options, "".join(LETTERS[i] for i in true)
     else:
         raise UserError(f"catalogue: unknown answer_as {how!r}")
     if not 0 <= index < len(options):
@@ -326,7 +333,7 @@ def _revision(bench: Benchmark, source: Source, configs: Sequence[str | None]) -
         h = hashlib.sha256()
         seen: set[Path] = set()
         for config in configs:
-            for split in dict.fromkeys((bench.eval_split, bench.few_shot_split)):
+            for split in dict.fromkeys(sp for sp in (bench.eval_split, bench.few_shot_split) if sp is not None):
                 for p in _files(source.path, config, split):
                     if p in seen:
                         continue
@@ -381,7 +388,8 @@ def pull(bench: Benchmark, to: Path, source: Source | Path | None = None, *, for
         for config in configs:
             subset = bench.subset(config)
             if bench.mcq is not None:
-                for role, split in (("val", bench.eval_split), ("dev", bench.few_shot_split)):
+                roles = (("val", bench.eval_split), ("dev", bench.few_shot_split))
+                for role, split in ((r, sp) for r, sp in roles if sp is not None):
                     kept: list[tuple[str, str, list[str], str]] = []
                     for i, row in enumerate(_rows(bench, config, split, src)):
                         if role == "dev" and len(kept) >= DEV_ROWS:
@@ -417,7 +425,7 @@ def _qa_lines(bench: Benchmark, config: str | None, src: Source, report: PullRep
         return _required(row.get(spec["query"]), "query"), _required(row.get(spec["response"]), "response")
 
     shots: list[list[str]] = []
-    for row in _rows(bench, config, bench.few_shot_split, src):
+    for row in _rows(bench, config, bench.few_shot_split, src) if bench.few_shot_split is not None else ():
         if len(shots) >= spec.get("history_shots", 0):
             break
         try:

@@ -57,10 +57,11 @@ def render_notice(meta: dict[str, Any], files: dict[str, dict[str, Any]]) -> str
     skipped = "".join(f"- {why}: {n}\n" for why, n in sorted(left.items())) or "- none\n"
     rows = "".join(f"- {f}: {entry['rows']}\n" for f, entry in sorted(files.items()) if "rows" in entry)
     missing = meta.get("missing_configs") or []
+    pool = f"the first {meta['dev_rows']} rows of {meta['few_shot_split']}" if meta["few_shot_split"] else "none (the prompt holds its own)"
     return (
         f"{meta['title']} ({meta['benchmark']}), converted to {meta['format']} by {meta['made_by']} on {meta['date']}.\n\n"
         f"Source: {meta['source']}\nHugging Face dataset: https://huggingface.co/datasets/{meta['hf_id']}\n"
-        f"Evaluated split: {meta['eval_split']}; few-shot pool: the first {meta['dev_rows']} rows of {meta['few_shot_split']}\n"
+        f"Evaluated split: {meta['eval_split']}; few-shot pool: {pool}\n"
         f"Licence: {meta['licence']}. The data keeps its licence; this folder is a conversion, not a relicensing.\n"
         f"Cite: {meta['citation']}\n\nRows written:\n{rows}"
         f"\nRows left out ({meta['format']} cannot hold them):\n{skipped}"
