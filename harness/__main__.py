@@ -1,7 +1,7 @@
 """`python -m harness` is the `harness` command."""
 
-from harness.cli.main import main
+from harness.cli.main import entry
 
 # Guarded: engines that spawn workers (vLLM) re-import the main module in each child.
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

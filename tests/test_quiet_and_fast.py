@@ -43,3 +43,28 @@ def test_a_real_model_run_writes_nothing_but_our_progress_to_stderr(tmp_path):
     ]
     assert noise == [], "\n".join(noise[:20])
     assert "general_qa: 12/12" in proc.stderr and "smollm2-135m-instruct" in proc.stdout
+
+
+def test_the_fast_exit_loses_nothing_written(tmp_path):
+    """With torch loaded, `harness` exits without interpreter teardown (no atexit runs), after everything is written."""
+    pytest.importorskip("torch")
+    import json
+
+    marker = tmp_path / "teardown-ran"
+    code = (
+        "import atexit, sys, torch\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        f"sys.argv = ['harness', 'eval', '--backend', 'fake', '--run-dir', {str(tmp_path / 'run')!r}, '--timings']\n"
+        "from harness.cli.main import entry\nentry()\n"
+    )
+    for full_exit, ran in (("", False), ("1", True)):
+        env = {**os.environ, "HARNESS_FULL_EXIT": full_exit}
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        assert marker.exists() is ran  # the normal exit runs atexit; the fast one skips it
+        assert proc.stdout.rstrip().splitlines()[-1].startswith("run folder: ") and "timings: " in proc.stderr.splitlines()[-1]
+        results = json.loads((tmp_path / "run" / "results.json").read_text())
+        assert {"startup", "plan", "load_data", "load_model", "tokenize", "compute"} <= set(results["timings"])
+        assert all(v >= 0 for v in results["timings"].values())
+        assert len((tmp_path / "run" / "samples.jsonl").read_text().splitlines()) == results["tasks"]["general_mcq"]["num_samples"] + 12
+        marker.unlink(missing_ok=True)

@@ -20,8 +20,8 @@ from harness.engine.records import choice_request, generate_request  # noqa: E40
 
 # The offline engine's answers are computed once and compared twice (with HF, and with the server); the engine is
 # shut down before the server starts, so the two never share the 2 cores. Letter scoring asks vLLM for every
-# prompt position's log-probabilities (about 1.7 s a question here), so it runs on 40 questions; cloze on 100.
-SIZES = {"letter": 40, "cloze": 100, "generate": 20}
+# prompt position's log-probabilities (about 1.7 s a question here), so it runs on 24 questions; cloze on 60.
+SIZES = {"letter": 24, "cloze": 60, "generate": 20}
 GENERATION = GenerationConfig(max_new_tokens=32)
 
 

@@ -40,6 +40,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ev.add_argument("--replace-stale", action="store_true",
                     help="let this run replace a folder that holds another run (other settings, data, or harness version)")  # fmt: skip
     ev.add_argument("--use-cache", action="store_true", help="answer repeated requests from the SQLite request cache")
+    ev.add_argument("--timings", action="store_true", help="print where the time went (model load, tokenization, compute...) at the end")
     api = ev.add_argument_group("api backend (--backend api)")
     api.add_argument("--api-url", default=None, metavar="URL", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     api.add_argument("--api-key-env", default=None, metavar="VAR", help="environment variable holding the API key (never written anywhere)")
@@ -79,7 +80,9 @@ def run(ns: argparse.Namespace) -> int:
         trust_code=ns.trust_code,
     )
     from harness.cli.config_file import settings_yaml
+    from harness.core.timing import Phases
 
+    phases = Phases()
     with rich_progress() as progress:
         result = evaluate(
             config,
@@ -87,6 +90,7 @@ def run(ns: argparse.Namespace) -> int:
             progress=progress,
             settings=settings_yaml(ns),
             replace_stale=ns.replace_stale,
+            phases=phases,
         )
     if not result.main:
         return 0  # torchrun: rank 0 writes the reports and prints the table
@@ -96,6 +100,8 @@ def run(ns: argparse.Namespace) -> int:
     table.shows_all = f"{result.run_dir / 'report.md'} shows all"  # eval has no --format: its report does
     sys.stdout.write(table.terminal())
     sys.stdout.write(f"run folder: {result.run_dir}{' (finished earlier; nothing recomputed)' if result.reused else ''}\n")
+    if ns.timings:
+        print(phases.line(), file=sys.stderr)
     return 0 if ns.allow_failures else _failures(result.results)
 
 

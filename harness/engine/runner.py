@@ -24,6 +24,7 @@ from harness.core.distributed import Group, balanced_shards, current_group, in_r
 from harness.core.heap import frozen_heap
 from harness.core.pipeline import ahead
 from harness.core.provenance import harness_version
+from harness.core.timing import Phases, process_age
 from harness.engine.config import EvalConfig, cache_root
 from harness.engine.finish import finish, repair
 from harness.engine.identity import backend_digest, inputs_digest, run_digest, scoring_digest
@@ -65,6 +66,7 @@ def evaluate(
     progress: Progress | None = None,
     replace_stale: bool = False,
     settings: str | None = None,
+    phases: Phases | None = None,
 ) -> RunResult:
     """Run every dataset in `config` through the backend and write the run folder.
 
@@ -72,33 +74,42 @@ def evaluate(
     reading the data. `replace_stale` lets a run replace a folder that holds an older run
     (different data or settings) instead of refusing. `settings` (the command's flags as YAML) is kept
     in the folder as config.yaml beside the reports (harness.engine.finish). Under `torchrun` (WORLD_SIZE > 1) every
-    rank calls this; rank 0 returns the full result, the others a `RunResult` with `main=False`.
+    rank calls this; rank 0 returns the full result, the others a `RunResult` with `main=False`. `phases` records where
+    the time went (harness.core.timing); results.json holds it as `timings`.
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
+    phases = phases or Phases()
+    if (age := process_age()) is not None and "startup" not in phases.seconds:
+        phases.seconds["startup"] = age  # the interpreter and the harness's imports, before this call
     group = _group(config)
     if backend is None and backend_spec(config.backend).probe_first:
         # Cheap to create (a probe of a server), and its default scoring depends on what the server offers.
-        backend = create_backend(config.backend, config.model, **config.model_args)
+        with phases.phase("load_model"):
+            backend = create_backend(config.backend, config.model, **config.model_args)
         config = replace(config, model=config.model or str(backend.fingerprint()["model"]))
     offered = _offered(backend)
-    plans = plan_tasks(config, backend.default_scoring if backend else "letter", offered)
-    inputs, scoring = inputs_digest(config, plans), scoring_digest(plans)
+    with phases.phase("plan"):
+        plans = plan_tasks(config, backend.default_scoring if backend else "letter", offered)
+        inputs, scoring = inputs_digest(config, plans), scoring_digest(plans)
     candidate = group.broadcast(_finished_candidate(run_dir, config, inputs, scoring) if group.is_main else None)
     if candidate is not None:
         digest = _digest_without_loading(config, inputs) if backend is None else None
         if digest is None:
-            backend = backend or create_backend(config.backend, config.model, **config.model_args)
+            with phases.phase("load_model"):
+                backend = backend or create_backend(config.backend, config.model, **config.model_args)
             digest = backend_digest(inputs, backend)
         if digest == candidate.fingerprint:
             group.close()
             if group.is_main:
                 repair(candidate.run_dir, candidate.results, settings)
             return RunResult(candidate.run_dir, candidate.results if group.is_main else {}, main=group.is_main, reused=True)
-    tasks = [load_task(plan, config.limit) for plan in plans]
+    with phases.phase("load_data"):
+        tasks = [load_task(plan, config.limit) for plan in plans]
     _check_scoring(plans, offered)
     if backend is None:
-        backend = create_backend(config.backend, config.model, **config.model_args)
+        with phases.phase("load_model"):
+            backend = create_backend(config.backend, config.model, **config.model_args)
     if config.use_cache:
         backend = CachedBackend(backend, cache_root() / "requests.sqlite")
     digest = backend_digest(inputs, backend)
@@ -111,12 +122,15 @@ def evaluate(
     try:
         with frozen_heap():  # the model, data and requests live to the end: collections skip them
             done = _open(store, group, replace_stale)
-            work = [_pending(task, done, backend, config) for task in tasks]  # every length checked before any work
+            with phases.phase("tokenize"):
+                work = [_pending(task, done, backend, config) for task in tasks]  # every length checked before any work
             judges = _judges(tasks, config) if group.is_main else {}  # a judge server that is down stops the run here
             for task, pending, requests in work:
-                _run_task(task, pending, requests, backend, config, store, group, progress if group.is_main else None)
+                with phases.phase("compute"):
+                    _run_task(task, pending, requests, backend, config, store, group, progress if group.is_main else None)
                 if task.name in judges:
-                    _judge_task(task, judges[task.name], store, progress)
+                    with phases.phase("judge"):
+                        _judge_task(task, judges[task.name], store, progress)
             if not group.is_main:
                 return RunResult(run_dir, {}, main=False)
             corpus = {t.name: tuple(m for m in t.metrics if m in CORPUS_METRICS or is_evaluate(m)) for t in tasks}
@@ -127,11 +141,13 @@ def evaluate(
                 """QA answers get their per-sample scores now, from the stored answer (harness.engine.scoring)."""
                 return score_answer(record, qa[record["task"]]) if record["task"] in qa else None
 
-            store.finalize((s.key for t in tasks for s in t.loaded.samples), builder.add, scored)
-            results = builder.build(config, tasks, backend, started=started, seconds=time.perf_counter() - t0)
-            results["world_size"] = group.world
-            results["scoring_identity"] = scoring
-            finish(store, results, settings)
+            with phases.phase("write"):
+                store.finalize((s.key for t in tasks for s in t.loaded.samples), builder.add, scored)
+                results = builder.build(config, tasks, backend, started=started, seconds=time.perf_counter() - t0)
+                results["world_size"] = group.world
+                results["scoring_identity"] = scoring
+                results["timings"] = phases.rounded()  # the write phase itself is not in it: it ends after this file
+                finish(store, results, settings)
     finally:
         store.close()
         group.close()

@@ -60,6 +60,7 @@ class Results(TypedDict, total=False):
     scores: list[ScoreRow]
     world_size: int  # ranks under torchrun (1 otherwise)
     scoring_identity: str  # metrics, their settings and code: another value means the stored answers are scored again
+    timings: dict[str, float]  # seconds per phase: startup, plan, load_data, load_model, tokenize, compute, judge (harness.core.timing)
 
 
 _ROW_TYPES: dict[str, tuple[type, ...]] = {

@@ -58,6 +58,7 @@ class HFBackend(LocalModel):
         reuse_prefix: bool = True,
         loaded: Any = None,
         fingerprint: dict[str, Any] | None = None,
+        device_map: str | None = None,
     ) -> None:
         """Load `model`, or wrap an already loaded `(model, tokenizer)` pair given as `loaded`.
 
@@ -68,7 +69,8 @@ class HFBackend(LocalModel):
             self.model, self.tokenizer = loaded
             self._fingerprint: dict[str, Any] = fingerprint or {"backend": "hf", "model": model, "dtype": str(self.model.dtype)}
         else:
-            result = load_model(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code, base_model=base_model)
+            result = load_model(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code, base_model=base_model,
+                                device_map=device_map)  # fmt: skip
             self.model, self.tokenizer, self._fingerprint = result.model, result.tokenizer, result.fingerprint
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -153,21 +153,38 @@ def _adapter_base(folder: Path, base_model: str | None) -> str:
     return str(base_name)
 
 
-def load_model(name: str, *, device: str, dtype: str, trust_remote_code: bool = False, base_model: str | None = None) -> LoadedModel:
-    """Resolve `name` and load it on `device`; user mistakes become one-line `UserError`s."""
+SHARDING = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's device maps that spread a model over GPUs
+
+
+def load_model(
+    name: str, *, device: str, dtype: str, trust_remote_code: bool = False, base_model: str | None = None, device_map: str | None = None
+) -> LoadedModel:
+    """Resolve `name` and load its weights straight onto `device` (or spread over the GPUs by `device_map`).
+
+    The weights go from the file to the device (`device_map`), never through a CPU copy and `.to()`: on a GPU
+    the copy from a memory-mapped file was single-threaded. `device_map` `auto` (or `balanced`, `sequential`)
+    shards a model larger than one GPU over the visible GPUs, as lm-eval's `parallelize=True` does; it is
+    not combined with torchrun's data parallelism (one process per GPU). User mistakes are one-line `UserError`s.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if device_map is not None and device_map not in SHARDING:
+        raise UserError(f"device_map {device_map!r}: use one of {', '.join(SHARDING)} to shard over the GPUs, or --device to pick one")
+    if device_map is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UserError("device_map shards one model over the GPUs; torchrun runs one model per GPU: use one or the other")
     device = pick_device(device)
     source, gguf = _resolve(name)
     if isinstance(source, Path) and (source / "adapter_config.json").exists():
-        return _load_adapter(source, device=device, dtype=dtype, trust_remote_code=trust_remote_code, base_model=base_model)
+        return _load_adapter(source, device=device, dtype=dtype, trust_remote_code=trust_remote_code, base_model=base_model,
+                             device_map=device_map)  # fmt: skip
     common: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if gguf:
         common["gguf_file"] = gguf
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **common)
-        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=pick_dtype(dtype, device), **common)
+        placement = device_map if device_map is not None else device
+        model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=pick_dtype(dtype, device), device_map=placement, **common)
     except OSError as exc:
         if not isinstance(source, Path):
             hint = "offline (HF_HUB_OFFLINE=1) it is not downloaded; fetch it while online or pass a local folder" if offline else str(exc)
@@ -177,16 +194,22 @@ def load_model(name: str, *, device: str, dtype: str, trust_remote_code: bool = 
         # An empty folder, a truncated or foreign file: transformers says so in many ways; all are bad input.
         where = Path(source) / gguf if gguf else source
         raise UserError(f"{where}: cannot load the model ({type(exc).__name__}: {one_line(exc)[:200]})") from None
-    model.to(device).eval()
+    model.eval()
     return LoadedModel(model, tokenizer, expected_fingerprint(name, device=device, dtype=dtype))
 
 
-def _load_adapter(folder: Path, *, device: str, dtype: str, trust_remote_code: bool, base_model: str | None) -> LoadedModel:
+def _load_adapter(
+    folder: Path, *, device: str, dtype: str, trust_remote_code: bool, base_model: str | None, device_map: str | None = None
+) -> LoadedModel:
     try:
         from peft import PeftModel
     except ModuleNotFoundError:
         raise UserError(f"{folder} is a PEFT adapter: pip install peft") from None
-    base = load_model(_adapter_base(folder, base_model), device=device, dtype=dtype, trust_remote_code=trust_remote_code)
-    model = PeftModel.from_pretrained(base.model, str(folder)).to(base.model.device).eval()
+    base = load_model(_adapter_base(folder, base_model), device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+                      device_map=device_map)  # fmt: skip
+    model = PeftModel.from_pretrained(base.model, str(folder))
+    if device_map is None:
+        model = model.to(base.model.device)
+    model.eval()
     fingerprint = {**base.fingerprint, "adapter": str(folder.resolve()), "adapter_weights": weights_digest(folder)}
     return LoadedModel(model, base.tokenizer, fingerprint)

@@ -81,7 +81,12 @@ class ChoiceScorer:
             return ()
         prefix = contexts[0][:n]
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
+            # Only its cache is needed: no output head at all where the head is separable, else at one position.
+            ids = torch.tensor([prefix], device=self.device)
+            if self._plain_head():
+                out = self.model.get_decoder()(input_ids=ids, use_cache=True)
+            else:
+                out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
         cache = out.past_key_values
         self._prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
         self._prefix = prefix
