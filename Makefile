@@ -7,7 +7,7 @@ export TRANSFORMERS_VERBOSITY ?= error
 
 VVENV ?= .venv-vllm
 
-.PHONY: install demo test lint fast slow acceptance browser vllm bench perf-table
+.PHONY: install demo test lint fast slow acceptance browser heavy vllm bench perf-table
 
 install: $(VENV)/.installed
 
@@ -60,21 +60,29 @@ vllm: $(VVENV)/.installed
 perf-table: $(VVENV)/.installed
 	HF_HUB_OFFLINE=1 $(VVENV)/bin/python benchmarks/perf_readme.py
 
-# The vLLM venv (minutes of downloads) is built while lint and the other suites run, then its suite runs.
-# Every suite runs even when one fails; the failures are listed at the end and the exit code is non-zero.
-SUITES := lint fast slow acceptance browser
+# The real-model, acceptance and browser suites in one pytest run over two worker processes, one torch thread
+# each (on 2 cores that beats one process with two threads: much of each test is single-threaded Python).
+heavy: install
+	OMP_NUM_THREADS=1 $(BIN)/pytest -q -m "slow or acceptance or browser" -n 2 --dist loadfile
+
+# `make test`: every suite runs even when one fails; the failures are listed at the end (exit 1 if any).
+# The vLLM venv (minutes of downloads) is built in the background while lint and the fast suite run side by
+# side, then the heavy suites; its own suite runs last.
 test: install
 	@$(MAKE) --no-print-directory $(VVENV)/.installed > .vllm-install.log 2>&1 & vpid=$$!; \
 	failed=""; start=$$(date +%s); \
-	for suite in $(SUITES); do \
-	  t0=$$(date +%s); $(MAKE) --no-print-directory $$suite || failed="$$failed $$suite"; \
-	  echo "== $$suite: $$(( $$(date +%s) - t0 )) s"; \
-	done; \
+	t0=$$(date +%s); \
+	$(MAKE) --no-print-directory lint > .lint.log 2>&1 & lpid=$$!; \
+	$(MAKE) --no-print-directory fast || failed="$$failed fast"; \
+	wait $$lpid || failed="$$failed lint"; cat .lint.log; \
+	echo "== lint and fast: $$(( $$(date +%s) - t0 )) s"; \
+	t0=$$(date +%s); $(MAKE) --no-print-directory heavy || failed="$$failed slow/acceptance/browser"; \
+	echo "== slow, acceptance and browser: $$(( $$(date +%s) - t0 )) s"; \
 	if wait $$vpid; then \
 	  t0=$$(date +%s); $(MAKE) --no-print-directory vllm || failed="$$failed vllm"; echo "== vllm: $$(( $$(date +%s) - t0 )) s"; \
 	else echo "building $(VVENV) failed:"; tail -n 40 .vllm-install.log; failed="$$failed vllm-install"; fi; \
 	echo "== all suites: $$(( $$(date +%s) - start )) s"; \
-	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; echo "all suites passed"
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; echo "all suites passed"
 
 bench: install
 	$(PY) benchmarks/main_job.py

@@ -88,8 +88,8 @@ def test_the_training_snippet_runs_as_written(tmp_path, monkeypatch):
     exec(compile(code, "docs/checkpoint-regression.md", "exec"), namespace)  # noqa: S102 - nothing given to it: it runs as written
     assert (tmp_path / "output" / "checkpoint-2" / "harness_eval" / "results.json").is_file()
     assert namespace["cb"].history[0]["step"] == 2
-    # The base row and the gate the doc shows next: eval-checkpoints knows the base from the checkpoint's config.json.
-    assert main(["eval-checkpoints", "output", "--datasets", "general_mcq", "--limit", "20"]) == 0
+    # The base row and the gate the doc shows next (the base given with --model, as the doc's command does).
+    assert main(["eval-checkpoints", "output", "--model", "smollm2-135m-instruct", "--datasets", "general_mcq", "--limit", "20"]) == 0
     trend = (tmp_path / "output" / "harness_eval" / "trend.csv").read_text().splitlines()
     assert [row.split(",")[:2] for row in trend[1:3]] == [["base", "0"], ["checkpoint-2", "2"]]
     assert main(["compare", "output/harness_eval/base", "output/checkpoint-2/harness_eval", "--format", "md"]) == 0

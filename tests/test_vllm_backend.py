@@ -38,7 +38,7 @@ def requests(scoring: str):
 @pytest.fixture(scope="module")
 def offline():
     """The offline engine's results for each mode, computed once; the engine is stopped before any server starts."""
-    engine = VLLMBackend("smollm2-135m-instruct", max_model_len=2048)
+    engine = VLLMBackend("smollm2-135m-instruct", max_model_len=2048, enforce_eager=True)  # no graph compile: 80 s less here
     try:
         results = {mode: collect(engine.score_choices(requests(mode))) for mode in ("letter", "cloze")}
         results["generate"] = collect(engine.generate(requests("generate"), GENERATION))
@@ -79,7 +79,7 @@ def served(offline):
 
     from vllm_server import vllm_server
 
-    with vllm_server(os.environ.get("HARNESS_VLLM_SERVER_LOG")) as url:
+    with vllm_server(os.environ.get("HARNESS_VLLM_SERVER_LOG"), eager=True) as url:
         yield url
 
 
