@@ -133,7 +133,7 @@ def test_resume_skips_done_samples_and_gives_identical_files(tmp_path, capsys):
     run_cli([*base, str(part_root)], capsys)
     assert len(calls.read_text().splitlines()) == 24 - 10
     assert (run_dir / "samples.jsonl").read_bytes() == (full / "samples.jsonl").read_bytes()
-    strip = lambda r: {k: v for k, v in r.items() if k not in ("started", "finished", "wall_seconds", "config")}  # noqa: E731
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("started", "finished", "wall_seconds", "timings", "config")}  # noqa: E731
     assert strip(load_results(run_dir)) == strip(load_results(full))
 
 

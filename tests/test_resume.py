@@ -33,7 +33,7 @@ def cmd(
 
 def comparable(run_dir: Path) -> tuple[bytes, dict]:
     results = json.loads((run_dir / "results.json").read_text())
-    for key in ("started", "finished", "wall_seconds"):
+    for key in ("started", "finished", "wall_seconds", "timings"):
         results.pop(key)
     results["config"].pop("model_args")  # the killed run adds a delay and a call counter
     return (run_dir / "samples.jsonl").read_bytes(), results

@@ -80,9 +80,11 @@ def run(ns: argparse.Namespace) -> int:
         trust_code=ns.trust_code,
     )
     from harness.cli.config_file import settings_yaml
-    from harness.core.timing import Phases
+    from harness.core.timing import Phases, process_age
 
     phases = Phases()
+    if (age := process_age()) is not None:
+        phases.seconds["startup"] = age  # the interpreter and the harness's imports, before the run (a CLI process's own)
     with rich_progress() as progress:
         result = evaluate(
             config,

@@ -24,7 +24,7 @@ from harness.core.distributed import Group, balanced_shards, current_group, in_r
 from harness.core.heap import frozen_heap
 from harness.core.pipeline import ahead
 from harness.core.provenance import harness_version
-from harness.core.timing import Phases, process_age
+from harness.core.timing import Phases
 from harness.engine.config import EvalConfig, cache_root
 from harness.engine.finish import finish, repair
 from harness.engine.identity import backend_digest, inputs_digest, run_digest, scoring_digest
@@ -80,8 +80,6 @@ def evaluate(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     phases = phases or Phases()
-    if (age := process_age()) is not None and "startup" not in phases.seconds:
-        phases.seconds["startup"] = age  # the interpreter and the harness's imports, before this call
     group = _group(config)
     if backend is None and backend_spec(config.backend).probe_first:
         # Cheap to create (a probe of a server), and its default scoring depends on what the server offers.
