@@ -63,7 +63,7 @@ perf-table: $(VVENV)/.installed
 # The real-model, acceptance and browser suites in one pytest run over two worker processes, one torch thread
 # each (on 2 cores that beats one process with two threads: much of each test is single-threaded Python).
 heavy: install
-	OMP_NUM_THREADS=1 $(BIN)/pytest -q -m "slow or acceptance or browser" -n 2 --dist loadfile
+	OMP_NUM_THREADS=1 $(BIN)/pytest -q -m "slow or acceptance or browser" -n 2 --dist load --durations=12
 
 # `make test`: every suite runs even when one fails; the failures are listed at the end (exit 1 if any).
 # The vLLM venv (minutes of downloads) is built in the background while lint and the fast suite run side by

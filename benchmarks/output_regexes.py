@@ -7,16 +7,52 @@ Each row: the harness's extraction on 100,000 characters, and the plain pattern 
 
 from __future__ import annotations
 
-import sys
+import re
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from harness.engine import extract, verdicts
+from harness.metrics import gsm8k
 
-from test_output_regexes import PLAIN_MARKERS, PLAIN_SCORE_LINE, plain_clean, plain_extract  # noqa: E402
+# The plain forms, as they were: the reference semantics.
+_L = "[A-J]"
+_MULTI = rf"({_L}(?:\s*[,，、和与&]?\s*{_L})*)"
+PLAIN_RULES = (
+    ("answer_tag_zh", re.compile(rf"答案\s*(?:是|为)?\s*[:：]?\s*{_MULTI}"), True),
+    ("answer_tag", re.compile(rf"ANSWER\s*(?:IS)?\s*[:：]\s*\$?\(?{_MULTI}", re.IGNORECASE), True),
+    ("xuan", re.compile(rf"选(?:择)?\s*(?:项)?\s*{_MULTI}"), True),
+    ("bare", re.compile(rf"^\s*\(?{_MULTI}\)?\s*[.。]?\s*$"), False),
+    ("paren", re.compile(rf"\(({_L})\)"), False),
+)
+PLAIN_LEADING = re.compile(rf"^\s*\(?({_L})[.。、:：)]", re.MULTILINE)
+PLAIN_SCORE_LINE = re.compile(r"^\W*score\W{0,3}\s*[:：]\s*\**\s*(-?\d+(?:\.\d+)?)", re.IGNORECASE | re.MULTILINE)
+PLAIN_RATIONALE = re.compile(r"rationale\s*[:：]\s*(.*?)(?=\n\s*score\s*[:：]|\Z)", re.IGNORECASE | re.DOTALL)
+PLAIN_DIRECTIVE = re.compile(
+    r"(\bscore\b\W{0,3}\s*[:：=]\s*\**\s*-?\d|\"score\"\s*:|\b(give|rate|grade|score|award)\b[^.\n]{0,40}\b\d+\s*(/|out of)\s*\d+)", re.I
+)
+PLAIN_MARKERS = re.compile(r"^\s*(BEGIN|END)\s+(QUESTION|REFERENCE|ANSWER)\b", re.I | re.M)
 
-from harness.engine import extract, verdicts  # noqa: E402
-from harness.metrics import gsm8k  # noqa: E402
+
+def plain_clean(text: str) -> str:
+    for pattern in (",", "\\$", "(?s).*#### ", "\\.$"):
+        text = re.sub(pattern, "", text)
+    return text.lower()
+
+
+def plain_extract(text: str, letters: str):
+    for name, pattern, last in PLAIN_RULES:
+        matches = list(pattern.finditer(text))
+        if not matches:
+            continue
+        groups = [m.group(1) for m in matches]
+        found = groups[-1] if last else groups[0]
+        picked = tuple(sorted(set(re.findall(_L, found.upper() if name == "answer_tag" else found))))
+        if picked and all(c in letters for c in picked):
+            return picked, name
+    starts = [m.group(1) for m in PLAIN_LEADING.finditer(text)]
+    if len(starts) == 1 and starts[0] in letters:
+        return (starts[0],), "leading"
+    return (), None
+
 
 CASES = {
     "GSM8K: digits and commas": (

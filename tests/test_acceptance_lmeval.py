@@ -1,6 +1,6 @@
 """Catalogue prompts against lm-eval 0.4.13 itself, per sample, on the real model and data we have offline.
 
-200 ARC-Easy questions (../shared/data/arc_easy) and the first 20 of four CMMLU subjects, 5-shot
+120 ARC-Easy questions (../shared/data/arc_easy) and the first 12 of four CMMLU subjects, 5-shot
 (../shared/data/cmmlu), are first written in
 their hub schemas (ARC's parquet with `choices.text/label` and `answerKey`; CMMLU's per-split CSV files),
 then (1) `harness data pull --from` converts them and `harness eval --datasets arc_easy|cmmlu` scores them
@@ -26,9 +26,9 @@ pq = pytest.importorskip("pyarrow.parquet")
 from harness.backends.default_model import resolve_alias  # noqa: E402
 from harness.cli.main import main  # noqa: E402
 
-ARC_N = 200  # questions of ARC-Easy's 2376 (lm-eval scores each option in its own request: minutes on 2 cores)
+ARC_N = 120  # questions of ARC-Easy's 2376 (lm-eval scores each option in its own request: minutes on 2 cores)
 CMMLU = ("agronomy", "arts", "computer_security", "marketing")
-CMMLU_N = 20  # first questions per subject: 5-shot Chinese prompts run to ~2,000 tokens with this tokenizer
+CMMLU_N = 12  # first questions per subject: 5-shot Chinese prompts run to ~2,000 tokens with this tokenizer
 TASKS_DIR = Path(lm_eval.__file__).parent / "tasks"
 
 
@@ -140,7 +140,7 @@ def test_cmmlu_equals_lm_evals_cmmlu_per_sample_five_shot(shared_data, tmp_path,
     assert total == CMMLU_N * len(CMMLU)
 
 
-TQA_N = 24  # questions: each has 4-13 options, every one scored after lm-eval's six-example prompt
+TQA_N = 15  # questions: each has 4-13 options, every one scored after lm-eval's six-example prompt
 
 
 def truthfulqa_hub(shared: Path, root: Path) -> None:

@@ -133,7 +133,7 @@ def test_offline_hub_pull_is_one_line(tmp_path, capsys, monkeypatch):
 
 
 def test_readme_table_lists_every_entry():
-    from harness.tasks.catalog.convert import _needed_columns
+    from harness.tasks.catalog.sources import needed_columns as _needed_columns
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for b in benchmarks().values():

@@ -37,8 +37,8 @@ def layer_of(module: str) -> str | None:
     return parts[1]
 
 
-def module_name(path: Path) -> str:
-    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+def module_name(path: Path, root: Path = PACKAGE.parent) -> str:
+    rel = path.relative_to(root).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts.pop()
@@ -58,10 +58,11 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-def violations(files: list[Path]) -> list[str]:
+def violations(files: list[Path], root: Path = PACKAGE.parent) -> list[str]:
+    """Imports against the direction in `files` (paths under `root`, the folder that holds the `harness` package)."""
     bad = []
     for path in files:
-        here = layer_of(module_name(path))
+        here = layer_of(module_name(path, root))
         if here is None:
             continue
         for line, target in imports_of(path):
@@ -69,9 +70,9 @@ def violations(files: list[Path]) -> list[str]:
             if there is None or there == here:
                 continue
             if there not in FLOOR:
-                bad.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {target} is in no layer (add it to FLOORS)")
+                bad.append(f"{path.relative_to(root)}:{line}: {target} is in no layer (add it to FLOORS)")
             elif FLOOR[there] >= FLOOR[here]:
-                bad.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {here} imports {target} ({there} is not below it)")
+                bad.append(f"{path.relative_to(root)}:{line}: {here} imports {target} ({there} is not below it)")
     return bad
 
 
@@ -104,13 +105,34 @@ def test_every_package_is_a_layer() -> None:
     ],
 )
 def test_a_forbidden_import_is_caught(tmp_path: Path, module: str, source: str) -> None:
-    planted = PACKAGE / module
-    try:
-        planted.write_text(source, encoding="utf-8")
-        found = violations([planted])
-    finally:
-        planted.unlink()
+    """Planted in a temporary copy of the package's layout, never in the source tree (read-only checkouts, parallel tests)."""
+    planted = tmp_path / "harness" / module
+    planted.parent.mkdir(parents=True)
+    planted.write_text(source, encoding="utf-8")
+    found = violations([planted], root=tmp_path)
     assert len(found) == 1 and module in found[0]
+
+
+BENCHMARKS = PACKAGE.parent / "benchmarks"
+
+
+def benchmark_violations(files: list[Path]) -> list[str]:
+    """Benchmarks stand on the whole harness (any layer) and on each other; never on the tests (tests may use them)."""
+    bad = []
+    for path in files:
+        for line, target in imports_of(path):
+            top = target.split(".")[0]
+            if top in ("tests", "conftest") or top.startswith("test_"):
+                bad.append(f"{path.name}:{line}: imports {target} (a benchmark must not depend on the tests)")
+    return bad
+
+
+def test_benchmarks_are_covered_and_never_import_the_tests(tmp_path: Path) -> None:
+    files = sorted(BENCHMARKS.glob("*.py"))
+    assert len(files) >= 5 and benchmark_violations(files) == []
+    planted = tmp_path / "planted.py"
+    planted.write_text("from test_output_regexes import PLAIN_MARKERS\n", encoding="utf-8")
+    assert len(benchmark_violations([planted])) == 1
 
 
 def test_no_generic_top_level_names(tmp_path: Path) -> None:

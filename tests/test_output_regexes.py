@@ -11,57 +11,29 @@ Two checks per pattern:
 
 from __future__ import annotations
 
-import re
 import signal
+import sys
 from contextlib import contextmanager
 
 import pytest
+from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.engine import extract, verdicts
 from harness.metrics import gsm8k
 
-# The plain forms, as they were: the reference semantics.
-_L = "[A-J]"
-_MULTI = rf"({_L}(?:\s*[,，、和与&]?\s*{_L})*)"
-PLAIN_RULES = (
-    ("answer_tag_zh", re.compile(rf"答案\s*(?:是|为)?\s*[:：]?\s*{_MULTI}"), True),
-    ("answer_tag", re.compile(rf"ANSWER\s*(?:IS)?\s*[:：]\s*\$?\(?{_MULTI}", re.IGNORECASE), True),
-    ("xuan", re.compile(rf"选(?:择)?\s*(?:项)?\s*{_MULTI}"), True),
-    ("bare", re.compile(rf"^\s*\(?{_MULTI}\)?\s*[.。]?\s*$"), False),
-    ("paren", re.compile(rf"\(({_L})\)"), False),
+# The plain forms, as they were (the reference semantics), live with the benchmark that times them.
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from output_regexes import (  # noqa: E402
+    PLAIN_DIRECTIVE,
+    PLAIN_MARKERS,
+    PLAIN_RATIONALE,
+    PLAIN_SCORE_LINE,
+    plain_clean,
+    plain_extract,
 )
-PLAIN_LEADING = re.compile(rf"^\s*\(?({_L})[.。、:：)]", re.MULTILINE)
-PLAIN_SCORE_LINE = re.compile(r"^\W*score\W{0,3}\s*[:：]\s*\**\s*(-?\d+(?:\.\d+)?)", re.IGNORECASE | re.MULTILINE)
-PLAIN_RATIONALE = re.compile(r"rationale\s*[:：]\s*(.*?)(?=\n\s*score\s*[:：]|\Z)", re.IGNORECASE | re.DOTALL)
-PLAIN_DIRECTIVE = re.compile(
-    r"(\bscore\b\W{0,3}\s*[:：=]\s*\**\s*-?\d|\"score\"\s*:|\b(give|rate|grade|score|award)\b[^.\n]{0,40}\b\d+\s*(/|out of)\s*\d+)", re.I
-)
-PLAIN_MARKERS = re.compile(r"^\s*(BEGIN|END)\s+(QUESTION|REFERENCE|ANSWER)\b", re.I | re.M)
-
-
-def plain_clean(text: str) -> str:
-    for pattern in (",", "\\$", "(?s).*#### ", "\\.$"):
-        text = re.sub(pattern, "", text)
-    return text.lower()
-
-
-def plain_extract(text: str, letters: str):
-    for name, pattern, last in PLAIN_RULES:
-        matches = list(pattern.finditer(text))
-        if not matches:
-            continue
-        groups = [m.group(1) for m in matches]
-        found = groups[-1] if last else groups[0]
-        picked = tuple(sorted(set(re.findall(_L, found.upper() if name == "answer_tag" else found))))
-        if picked and all(c in letters for c in picked):
-            return picked, name
-    starts = [m.group(1) for m in PLAIN_LEADING.finditer(text)]
-    if len(starts) == 1 and starts[0] in letters:
-        return (starts[0],), "leading"
-    return (), None
-
 
 PIECES = [" ", "  ", "\n", "\n\n", "\t", "A", "B", "C", "K", "a", ",", "，", "和", "答案", "是", "为", ":", "：", "ANSWER", "answer is",
           "IS", "选", "择", "项", "(", ")", ".", "。", "$", "*", "score", "Score", "rationale", "Rationale", "=", "7", "12", "-",

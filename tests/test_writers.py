@@ -124,3 +124,26 @@ def test_a_full_disk_names_the_file(tmp_path, capsys, monkeypatch):
     assert main(["eval", "--backend", "fake", "--datasets", "general_mcq", "--run-dir", str(tmp_path / "run")]) == 2
     line = one_line(capsys)
     assert "samples.partial.jsonl: No space left on device (the disk is full" in line and "(no path)" not in line
+
+
+def test_quant_agreement_and_flips_are_per_choice_metric(tmp_path):
+    """A question whose acc_norm choice moved (acc unchanged) lowers acc_norm's agreement and is a flip of acc_norm."""
+    from harness.workflows.quant_compare import _agreement
+    from harness.workflows.quant_report import QuantReport, VariantResult, table_rows
+
+    def rec(chosen, chosen_norm):
+        return {"chosen": [chosen], "chosen_norm": [chosen_norm], "answer": ["A"], "option_logprobs": [-1.0, -2.0],
+                "scores": {"acc": float(chosen == "A"), "acc_norm": float(chosen_norm == "A")}}  # fmt: skip
+
+    ref = {"q1": rec("A", "A"), "q2": rec("A", "B"), "q3": rec("B", "B"), "q4": rec("A", "A")}
+    new = {"q1": rec("A", "A"), "q2": rec("A", "A"), "q3": rec("B", "B"), "q4": rec("A", "A")}
+    result = VariantResult("int8")
+    with OwnedFolder(tmp_path / "out", "quant-compare") as folder:
+        _agreement(ref, new, result, folder)
+    assert result.agreement_by_metric == {"acc": 1.0, "acc_norm": 0.75} and result.flips == 1
+    (flip,) = [json.loads(x) for x in (tmp_path / "out" / "flips_int8.jsonl").read_text().splitlines()]
+    assert flip["key"] == "q2" and flip["metric"] == "acc_norm" and flip["reference"] == ["B"] and flip["variant"] == ["A"]
+    result.metrics = [{"task": "general_mcq", "metric": m, "n": 4, "score": 0.75, "delta": 0.25, "ci_low": 0, "ci_high": 0.5,
+                       "p_value": 1.0} for m in ("acc", "acc_norm")]  # fmt: skip
+    rows = table_rows(QuantReport("fp32", [result], str(tmp_path)))
+    assert [r[8] for r in rows] == ["100.0%", "75.0%"]

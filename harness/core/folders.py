@@ -21,9 +21,7 @@ at a time in: a second is refused with one line, never interleaved.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import datetime
-import errno
 import fcntl
 import hashlib
 import json
@@ -35,6 +33,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.core.errors import UserError
+from harness.core.fsops import copy_entry as _copy
+from harness.core.fsops import exchange as _exchange
+from harness.core.fsops import fsync_dir as _fsync_dir
+from harness.core.fsops import write_atomic as _write_atomic
 from harness.core.names import check_name, printable
 from harness.core.paths import cache_root
 from harness.core.provenance import file_sha256, harness_version
@@ -112,44 +114,6 @@ def _locked(target: Path, flag: str) -> Iterator[None]:
         yield
     finally:
         handle.close()
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where the OS or file system cannot."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    if result == 0:
-        return True
-    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP):
-        return False
-    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def _manifest(kind: str, files: dict[str, dict[str, Any]], meta: dict[str, Any], folders: list[str] | None = None) -> bytes:
@@ -263,13 +227,6 @@ class StagedFolder:
                 self.staging = None
         finally:
             self._stack.close()
-
-
-def _copy(src: Path, dst: Path) -> None:
-    if src.is_dir() and not src.is_symlink():
-        shutil.copytree(src, dst, symlinks=True)
-    else:
-        shutil.copy2(src, dst, follow_symlinks=False)
 
 
 class OwnedFolder:

@@ -3,26 +3,26 @@
 Each backend gets all of a task's pending requests at once and schedules them itself; every
 result is turned into a record and appended to the run store the moment it arrives, so a kill
 loses only what was in flight and the same command resumes. Task preparation lives in
-`harness.engine.plan`, run identity in `harness.engine.identity`, results.json in `harness.engine.results`, and
-torchrun coordination in `harness.core.distributed`; this module only puts them in order.
+`harness.engine.plan`, run identity in `harness.engine.identity`, one task's stream through the backend
+in `harness.engine.streaming`, results.json in `harness.engine.results`, and torchrun coordination in
+`harness.core.distributed`; this module only puts them in order.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.backends import Backend, ChoiceRequest, GenerateRequest, backend_spec, create_backend, expected_fingerprint
-from harness.backends.base import ALL_MODES, LengthIssue, Request, offered_modes
+from harness.backends import Backend, backend_spec, create_backend, expected_fingerprint
+from harness.backends.base import ALL_MODES, offered_modes
 from harness.backends.cached import CachedBackend
-from harness.core.distributed import Group, balanced_shards, current_group, in_rounds, local_rank
+from harness.core.distributed import Group, current_group, local_rank
 from harness.core.heap import frozen_heap
-from harness.core.pipeline import ahead
 from harness.core.provenance import harness_version
 from harness.core.timing import Phases
 from harness.engine.config import EvalConfig, cache_root
@@ -30,14 +30,14 @@ from harness.engine.finish import finish, repair
 from harness.engine.identity import backend_digest, inputs_digest, run_digest, scoring_digest
 from harness.engine.judge import Judge, parse_judge_args
 from harness.engine.plan import PreparedTask, TaskPlan, load_task, plan_tasks, prepare_tasks
-from harness.engine.records import choice_request, generate_request, record_choice, record_generation
 from harness.engine.results import ResultsBuilder
 from harness.engine.scoring import score_answer
+from harness.engine.streaming import pending, run_task
 from harness.metrics.corpus import CORPUS_METRICS
 from harness.metrics.hf_evaluate import is_evaluate
 from harness.runs.results_file import Results
 from harness.runs.store import FinishedRun, RunStore, finished_run
-from harness.tasks import Sample, UserError
+from harness.tasks import UserError
 
 __all__ = ["PreparedTask", "RunResult", "evaluate", "prepare_tasks"]
 
@@ -121,11 +121,11 @@ def evaluate(
         with frozen_heap():  # the model, data and requests live to the end: collections skip them
             done = _open(store, group, replace_stale)
             with phases.phase("tokenize"):
-                work = [_pending(task, done, backend, config) for task in tasks]  # every length checked before any work
+                work = [pending(task, done, backend, config) for task in tasks]  # every length checked before any work
             judges = _judges(tasks, config) if group.is_main else {}  # a judge server that is down stops the run here
-            for task, pending, requests in work:
+            for task, waiting, requests in work:
                 with phases.phase("compute"):
-                    _run_task(task, pending, requests, backend, config, store, group, progress if group.is_main else None)
+                    run_task(task, waiting, requests, backend, config, store, group, progress if group.is_main else None)
                 if task.name in judges:
                     with phases.phase("judge"):
                         _judge_task(task, judges[task.name], store, progress)
@@ -227,95 +227,3 @@ def _open(store: RunStore, group: Group, replace_stale: bool) -> dict[str, bool]
     if error:
         raise UserError(error)
     return done
-
-
-def _pending(
-    task: PreparedTask, done: dict[str, bool], backend: Backend, config: EvalConfig
-) -> tuple[PreparedTask, list[Sample], list[Request]]:
-    """The samples still to compute (failed ones are retried) and their requests, cut to the context when asked."""
-    pending = [s for s in task.loaded.samples if done.get(s.key, True)]
-    requests: list[Request] = (
-        [choice_request(s, task.scoring) for s in pending]
-        if task.scoring in ("letter", "cloze")
-        else [generate_request(s) for s in pending]
-    )
-    issues = backend.check_lengths(requests, task.generation(config.generation).max_new_tokens) if requests else None
-    if issues:
-        cut = _truncation(task, pending, issues, config)
-        requests = [replace(r, truncate_to=cut[i]) if i in cut else r for i, r in enumerate(requests)]
-    return task, pending, requests
-
-
-def _truncation(task: PreparedTask, pending: Sequence[Sample], issues: Sequence[LengthIssue], config: EvalConfig) -> dict[int, int]:
-    """Prompt tokens to keep per too-long request, when the user asked for truncation; else the error naming the sample."""
-    first = issues[0]
-    sample = pending[first.index]
-    where = f"{task.name} sample {sample.key} ({sample.line and f'line {sample.line}' or 'row ' + str(sample.index)})"
-    room = first.window - first.reserved
-    if room < 1:
-        raise UserError(
-            f"{where}: {first.reserved} tokens are reserved for the answer, but the context holds {first.window}; lower --max-new-tokens"
-        )
-    if not config.truncate:
-        raise UserError(
-            f"{where}: the prompt is {first.prompt} tokens and {first.reserved} more are needed for the answer, over the model's "
-            f"{first.window}-token context ({len(issues)} sample(s) too long); shorten them, lower --max-new-tokens, "
-            "or pass --truncate to cut prompts from the left"
-        )
-    return {i.index: i.window - i.reserved for i in issues}
-
-
-def _records(
-    task: PreparedTask, pending: Sequence[Sample], requests: Sequence[Request], backend: Backend, config: EvalConfig
-) -> Iterator[dict[str, Any]]:
-    """The backend's results for this task as records, in the order they complete.
-
-    A backend that says `overlap` (hf on an accelerator) runs its loop one step ahead in a thread of
-    its own (harness.core.pipeline): its next forward runs while these records, their metrics and the
-    store write are made here.
-    """
-    overlap = bool(getattr(backend, "overlap", False))
-    if task.scoring in ("letter", "cloze"):
-        choices = [r for r in requests if isinstance(r, ChoiceRequest)]
-        scored = backend.score_choices(choices)
-        for i, result in ahead(scored, name=f"harness-{task.name}") if overlap else scored:
-            yield _mark(record_choice(pending[i], result, task.scoring), requests[i])
-    else:
-        gens = [r for r in requests if isinstance(r, GenerateRequest)]
-        generated = backend.generate(gens, task.generation(config.generation))
-        for i, generation in ahead(generated, name=f"harness-{task.name}") if overlap else generated:
-            yield _mark(record_generation(pending[i], generation, task.scoring, task.metrics), requests[i])
-
-
-def _mark(record: dict[str, Any], request: Request) -> dict[str, Any]:
-    if request.truncate_to is not None:
-        record["truncated"] = request.truncate_to
-    return record
-
-
-def _run_task(
-    task: PreparedTask,
-    pending: list[Sample],
-    requests: list[Request],
-    backend: Backend,
-    config: EvalConfig,
-    store: RunStore,
-    group: Group,
-    progress: Progress | None,
-) -> None:
-    total = len(task.loaded.samples)
-    finished = total - len(pending)
-    if progress:
-        progress(task.name, finished, total)
-    if group.world > 1:
-        # Shards balanced by prompt size; every rank computes the same split. Ranks exchange records in
-        # rounds of about a second, while each rank's backend keeps its whole shard in flight.
-        costs = [sum(len(m["content"].encode()) for m in s.messages) for s in pending]
-        mine = balanced_shards(costs, group.world)[group.rank]
-        pending, requests = [pending[i] for i in mine], [requests[i] for i in mine]
-    for batch in in_rounds(group, _records(task, pending, requests, backend, config)):
-        for record in batch:
-            store.append(record)
-        finished += len(batch)
-        if progress and batch:
-            progress(task.name, finished, total)

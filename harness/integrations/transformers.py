@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from harness.backends.hf.backend import HFBackend
+from harness.backends import create_backend
 from harness.engine.config import EvalConfig, GenerationConfig
 from harness.engine.runner import evaluate
 
@@ -117,7 +117,7 @@ class EvalCallback(TrainerCallback):
         )
         fingerprint = _fingerprint(model, run_dir, args, state)
         with preserved_training_state(model):
-            backend = HFBackend(config.model, loaded=(model, tokenizer), fingerprint=fingerprint)
+            backend = create_backend("hf", config.model, loaded=(model, tokenizer), fingerprint=fingerprint)
             result = evaluate(config, backend=backend, run_dir=run_dir)
         metrics = {}
         for row in result.results["scores"]:

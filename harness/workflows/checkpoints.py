@@ -16,7 +16,6 @@ questions), so a collapse reads as one: 0.50 -> 0.22 against a chance of 0.25.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -29,10 +28,10 @@ from harness.core.names import check_name, printable
 from harness.engine.config import EvalConfig
 from harness.engine.identity import inputs_digest, run_digest, scoring_digest
 from harness.engine.plan import plan_tasks
-from harness.reports.tables import Column, Table
 from harness.runs.layout import TREND_KIND, trend_folder
-from harness.runs.results_file import Results, ScoreRow
+from harness.runs.results_file import Results
 from harness.runs.store import finished_run
+from harness.workflows.trend import trend_table, write_trend  # re-exported: callers know them from here
 
 __all__ = ["TREND_KIND", "Checkpoint", "evaluate_checkpoints", "find_checkpoints", "run_dir_for", "trend_folder", "trend_table",
            "write_trend"]  # fmt: skip
@@ -193,11 +192,11 @@ class _AdapterHost:
     """One base model; adapters are attached one at a time."""
 
     def __init__(self, first: Checkpoint, base_model: str | None, model_args: dict[str, Any]) -> None:
-        from harness.backends.hf.loading import _adapter_base, load_model
+        from harness.backends.hf.loading import adapter_base, load_model
 
         opts = {k: v for k, v in model_args.items() if k in ("device", "dtype", "trust_remote_code")}
         self.base = load_model(
-            _adapter_base(first.path, base_model),
+            adapter_base(first.path, base_model),
             device=opts.get("device", "auto"),
             dtype=opts.get("dtype", "auto"),
             trust_remote_code=bool(opts.get("trust_remote_code")),
@@ -208,7 +207,7 @@ class _AdapterHost:
     def backend_for(self, ckpt: Checkpoint, fingerprint: dict[str, Any]) -> Any:
         from peft import PeftModel
 
-        from harness.backends.hf.backend import HFBackend
+        from harness.backends import create_backend
 
         name = f"step{ckpt.step}"
         if self.model is None:
@@ -219,92 +218,5 @@ class _AdapterHost:
             self.model.set_adapter(name)
             self.model.delete_adapter(previous)
         self.model.eval()
-        return HFBackend(str(ckpt.path), loaded=(self.model, self.base.tokenizer), fingerprint=fingerprint, batch_size=self.batch_size)
-
-
-def _headline(results: Results) -> dict[str, ScoreRow]:
-    """Per task/metric, the row a trend follows: OVERALL (micro) when the task has several subsets, else its one subset."""
-    chosen: dict[str, ScoreRow] = {}
-    for row in results["scores"]:
-        subsets = {r["subset"] for r in results["scores"] if r["task"] == row["task"]}
-        wanted = "OVERALL" if "OVERALL" in subsets else sorted(subsets)[0]
-        if row["subset"] == wanted and row["category"] == "-" and row["aggregation"] == "micro":
-            chosen.setdefault(f"{row['task']}/{row['metric']}", row)
-    return chosen
-
-
-def trend_table(
-    runs: Sequence[tuple[Checkpoint, Results, bool]], *, primary_only: bool = False, chance: dict[str, float] | None = None
-) -> Table:
-    """The metric-by-step table (OVERALL when a task has several subsets).
-
-    `primary_only` keeps one metric per task (its first: acc for MCQ, the first QA metric), so the terminal
-    table fits 80 columns by design; trend.md and trend.csv hold every metric.
-    """
-    headlines = [_headline(results) for _, results, _ in runs]
-    metrics = list(dict.fromkeys(k for h in headlines for k in h))
-    if primary_only:
-        metrics = list({m.split("/", 1)[0]: m for m in reversed(metrics)}.values())[::-1]
-    columns = [Column("checkpoint"), Column("step", numeric=True), *(Column(m, numeric=True) for m in metrics), Column("evaluated", drop=1)]
-    rows = [
-        [c.name, str(c.step), *(f"{h[m]['score']:.4f}" if m in h else "" for m in metrics), "earlier (reused)" if reused else "now"]
-        for (c, _, reused), h in zip(runs, headlines, strict=True)
-    ]
-    notes = []
-    if chance and any(m in chance for m in metrics):
-        rows.append(["chance", "-", *(f"{chance[m]:.4f}" if m in chance else "" for m in metrics), "-"])
-        notes.append("chance: the score of guessing (mean of 1/options over the questions)")
-    return Table(columns, rows, title="Checkpoint trend", notes=notes)
-
-
-def write_trend(
-    runs: Sequence[tuple[Checkpoint, Results, bool]], results: OwnedFolder, chance: dict[str, float] | None = None
-) -> dict[str, Path]:
-    """trend.md, trend.csv and (with matplotlib) trend.png in the results folder; the chance level as a dashed line."""
-    chance = chance or {}
-    table = trend_table(runs, chance=chance)
-    files = {"md": results.write_text("trend.md", table.markdown()), "csv": results.write_text("trend.csv", table.csv())}
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
-    except ModuleNotFoundError:
-        return files
-    headlines = [_headline(results) for _, results, _ in runs]
-    metrics = list(dict.fromkeys(k for h in headlines for k in h))
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(7, 2.4 * len(metrics)), squeeze=False)
-    steps = [c.step for c, _, _ in runs]
-    for ax, metric in zip(axes[:, 0], metrics, strict=True):
-        rows = [h.get(metric) for h in headlines]
-        values = [r["score"] if r else float("nan") for r in rows]
-        low = [r["ci_low"] if r else float("nan") for r in rows]
-        high = [r["ci_high"] if r else float("nan") for r in rows]
-        ax.fill_between(steps, low, high, alpha=0.2, label="95% interval")
-        ax.plot(steps, values, marker="o")
-        if metric in chance:
-            ax.axhline(chance[metric], linestyle="--", color="grey", label="chance")
-            low, high = [*low, chance[metric]], [*high, chance[metric]]
-        ax.set_title(metric, fontsize=9)
-        ax.set_xlabel("step")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
-        ax.set_ylim(*_y_range(low, high))
-    fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=100)
-    plt.close(fig)
-    files["png"] = results.write_bytes("trend.png", png.getvalue())
-    return files
-
-
-def _y_range(low: Sequence[float], high: Sequence[float]) -> tuple[float, float]:
-    """A y-axis for a score in [0, 1]: the whole range, or zoomed to the intervals (never narrower than 0.1)."""
-    finite = [v for v in (*low, *high) if v == v]
-    if not finite:
-        return 0.0, 1.0
-    lo, hi = min(finite), max(finite)
-    if hi - lo >= 0.5:
-        return 0.0, 1.0
-    mid, half = (lo + hi) / 2, max(0.05, (hi - lo) / 2 * 1.2)
-    return max(0.0, mid - half), min(1.0, mid + half)
+        return create_backend("hf", str(ckpt.path), loaded=(self.model, self.base.tokenizer), fingerprint=fingerprint,
+                              batch_size=self.batch_size)  # fmt: skip

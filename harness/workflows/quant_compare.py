@@ -60,30 +60,41 @@ def _softmax(lps: list[float]) -> list[float]:
     return [e / total for e in exps]
 
 
+# The choice each MCQ metric scores: `acc` the option with the highest log-likelihood, `acc_norm` the highest per
+# character (cloze). Agreement and flips are per metric, so a question whose acc_norm choice moved is a flip of acc_norm.
+CHOICE_FIELDS = {"acc": "chosen", "acc_norm": "chosen_norm"}
+
+
+def _choice(rec: dict[str, Any], metric: str) -> Any:
+    """What a record chose under `metric`: its letter(s) for a choice metric, else its generated text."""
+    field = CHOICE_FIELDS.get(metric, "chosen" if "chosen" in rec else "prediction")
+    return rec.get(field, rec.get("prediction"))
+
+
 def _agreement(ref: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], result: VariantResult, out: OwnedFolder) -> None:
+    """Per metric: the share of shared samples with the same choice; every changed choice is a flip (with its metric)."""
     keys = [k for k in ref if k in new]
-    same, dlogp, kls, flips = 0, [], [], []
+    metrics = list(dict.fromkeys(m for k in keys for m in ref[k]["scores"] if m in CHOICE_FIELDS)) or ["output"]
+    same: dict[str, int] = dict.fromkeys(metrics, 0)
+    dlogp, kls, flips = [], [], []
     for k in keys:
         a, b = ref[k], new[k]
-        agree = a["chosen"] == b.get("chosen") if "chosen" in a else a.get("prediction") == b.get("prediction")
-        same += agree
-        if not agree:
-            flips.append(
-                {
-                    "key": k,
-                    "reference": a.get("chosen", a.get("prediction")),
-                    "variant": b.get("chosen", b.get("prediction")),
-                    "reference_scores": a["scores"],
-                    "variant_scores": b["scores"],
-                    "answer": a.get("answer", a.get("reference")),
-                }
-            )
+        for metric in metrics:
+            if metric in CHOICE_FIELDS and metric not in a["scores"]:
+                continue
+            before, after = _choice(a, metric), _choice(b, metric)
+            same[metric] += before == after
+            if before != after:
+                flips.append({"key": k, "metric": metric, "reference": before, "variant": after, "reference_scores": a["scores"],
+                              "variant_scores": b["scores"], "answer": a.get("answer", a.get("reference"))})  # fmt: skip
         if "option_logprobs" in a and "option_logprobs" in b:
             i = a["option_logprobs"].index(max(a["option_logprobs"]))
             dlogp.append(abs(b["option_logprobs"][i] - a["option_logprobs"][i]))
             p, q = _softmax(a["option_logprobs"]), _softmax(b["option_logprobs"])
             kls.append(sum(pi * (math.log(pi) - math.log(qi)) for pi, qi in zip(p, q, strict=True) if pi > 0))
-    result.agreement = same / len(keys) if keys else 0.0
+    counted = {m: sum(1 for k in keys if m not in CHOICE_FIELDS or m in ref[k]["scores"]) for m in metrics}
+    result.agreement_by_metric = {m: same[m] / counted[m] for m in metrics if counted[m]}
+    result.agreement = result.agreement_by_metric.get("acc", next(iter(result.agreement_by_metric.values()), 0.0))
     result.mean_abs_dlogp = sum(dlogp) / len(dlogp) if dlogp else None
     result.mean_kl = sum(kls) / len(kls) if kls else None
     result.flips = len(flips)

@@ -26,7 +26,8 @@ class VariantResult:
     load_seconds: float = 0.0
     eval_seconds: float = 0.0
     tokens: int = 0
-    agreement: float = 0.0
+    agreement: float = 0.0  # acc's (MCQ) or identical outputs (QA)
+    agreement_by_metric: dict[str, float] = field(default_factory=dict)  # each choice metric's (acc, acc_norm)
     mean_abs_dlogp: float | None = None
     mean_kl: float | None = None
     flips: int = 0
@@ -70,7 +71,8 @@ def table_rows(report: QuantReport) -> list[list[str]]:
         for m in v.metrics:
             rows.append([
                 v.name, m["task"], m["metric"], str(m["n"]), f"{m['score']:.4f}", f"{m['delta']:+.4f}",
-                f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}]", f"{m['p_value']:.3g}", f"{100 * v.agreement:.1f}%",
+                f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}]", f"{m['p_value']:.3g}",
+                f"{100 * v.agreement_by_metric.get(m['metric'], v.agreement):.1f}%",
                 _opt(v.mean_abs_dlogp), _opt(v.mean_kl), f"{v.weight_mb:.1f}", f"{v.peak_rss_mb:.0f}", f"{v.load_seconds:.1f}",
                 f"{v.tokens_per_second:.0f}",
             ])  # fmt: skip
@@ -81,7 +83,8 @@ def render_quant(report: QuantReport, fmt: str) -> str:
     """Terminal table, Markdown or CSV."""
     table = Table(list(COLUMNS), table_rows(report), title="Quantized vs reference", preamble=[f"Reference: {report.reference}"])
     table.notes = [
-        "Delta, 95% CI and p: against the reference on the same samples (paired test); Agreement: same choice (MCQ) or identical output.",
+        "Delta, 95% CI and p: against the reference on the same samples (paired test); Agreement: the same choice under that row's "
+        "metric (acc: highest log-likelihood; acc_norm: highest per character) or, for text metrics, identical output.",
         "mean|dlogP|: mean absolute change of the log-probability of the reference's choice; KL: KL(reference || variant) over options.",
     ]
     if fmt == "md":

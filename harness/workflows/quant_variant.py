@@ -120,7 +120,7 @@ def _keep_measurements(measured: dict[str, Any], path: Path, *, reused: bool) ->
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Load, warm up and evaluate one variant in this process; what it cost."""
-    from harness.backends.hf.backend import HFBackend
+    from harness.backends import create_backend
     from harness.engine.runner import evaluate
 
     model, name, config, run_dir = spec["model"], spec["name"], _config(spec["config"]), Path(spec["run_dir"])
@@ -130,7 +130,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         load_seconds = time.perf_counter() - t0
     except UserError as exc:
         return {"skipped": str(exc)}  # cannot run here (a CUDA-only kernel, a missing package)
-    backend = HFBackend(f"{model}@{name}", loaded=(loaded, tokenizer), fingerprint=fingerprint, batch_size=config.batch_size)
+    backend = create_backend("hf", f"{model}@{name}", loaded=(loaded, tokenizer), fingerprint=fingerprint, batch_size=config.batch_size)
     _warm_up(loaded, tokenizer)
     t0 = time.perf_counter()
     try:

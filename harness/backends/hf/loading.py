@@ -19,7 +19,8 @@ from harness.backends.default_model import gguf_origin, resolve_alias, weights_o
 from harness.core.distributed import local_rank
 from harness.core.errors import UserError, one_line
 
-__all__ = ["LoadedModel", "expected_fingerprint", "load_model", "pick_device", "pick_dtype", "require_model", "weights_digest"]
+__all__ = ["LoadedModel", "adapter_base", "expected_fingerprint", "load_model", "pick_device", "pick_dtype", "require_model",
+           "weights_digest"]  # fmt: skip
 
 
 @dataclass
@@ -124,7 +125,7 @@ def expected_fingerprint(name: str, *, device: str, dtype: str, base_model: str 
     device_type = pick_device(device).split(":")[0]
     source, gguf = _resolve(name)
     if isinstance(source, Path) and (source / "adapter_config.json").exists():
-        base = _adapter_base(source, base_model)
+        base = adapter_base(source, base_model)
         return {
             **expected_fingerprint(base, device=device, dtype=dtype),
             "adapter": str(source.resolve()),
@@ -145,7 +146,8 @@ def expected_fingerprint(name: str, *, device: str, dtype: str, base_model: str 
     return fingerprint
 
 
-def _adapter_base(folder: Path, base_model: str | None) -> str:
+def adapter_base(folder: Path, base_model: str | None) -> str:
+    """The base model an adapter folder is trained on: `base_model` when given, else the one its adapter_config.json names."""
     config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
     base_name = base_model or config.get("base_model_name_or_path")
     if not base_name:
@@ -205,7 +207,7 @@ def _load_adapter(
         from peft import PeftModel
     except ModuleNotFoundError:
         raise UserError(f"{folder} is a PEFT adapter: pip install peft") from None
-    base = load_model(_adapter_base(folder, base_model), device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+    base = load_model(adapter_base(folder, base_model), device=device, dtype=dtype, trust_remote_code=trust_remote_code,
                       device_map=device_map)  # fmt: skip
     model = PeftModel.from_pretrained(base.model, str(folder))
     if device_map is None:
