@@ -91,15 +91,17 @@ def harness_counts(model_dir: Path, samples: Sequence[Any], mode: str, *, genera
     from harness.backends import collect
     from harness.backends.generation import GenerationConfig
     from harness.backends.hf.backend import HFBackend
-    from harness.engine.records import choice_request, generate_request
+    from harness.engine.scorers import scorer_for
 
     backend = HFBackend(str(model_dir), dtype="float32", device="cpu")
     backend.scorer._plain_head()  # its one-off check is not scoring work
     counts = counting(backend.model)
     if generate:
-        collect(backend.generate([generate_request(s) for s in samples], GenerationConfig(max_new_tokens=new_tokens, stop=())))
+        collect(
+            backend.generate([scorer_for("generate").request(s) for s in samples], GenerationConfig(max_new_tokens=new_tokens, stop=()))
+        )
     else:
-        collect(backend.score_choices([choice_request(s, mode) for s in samples]))
+        collect(backend.score_choices([scorer_for(mode).request(s) for s in samples]))
     return counts
 
 
@@ -108,7 +110,7 @@ def plain_counts(model_dir: Path, samples: Sequence[Any], mode: str, *, generate
     from transformers import AutoTokenizer
 
     from harness.backends.prompting import chat_mode, encode_many, render_context
-    from harness.engine.records import choice_request
+    from harness.engine.scorers import scorer_for
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     counts = Counts()
@@ -118,7 +120,7 @@ def plain_counts(model_dir: Path, samples: Sequence[Any], mode: str, *, generate
             counts.decoder += len(tok.encode(prompt, add_special_tokens=False)) + new_tokens - 1
             counts.head += new_tokens
         return counts
-    for _, context, continuations in encode_many(tok, [choice_request(s, mode) for s in samples]):
+    for _, context, continuations in encode_many(tok, [scorer_for(mode).request(s) for s in samples]):
         counts.decoder += len(context) + sum(len(c) - 1 for c in continuations)
         counts.head += 1 + sum(len(c) - 1 for c in continuations)
     return counts

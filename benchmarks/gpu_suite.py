@@ -50,8 +50,8 @@ from harness.backends.hf.backend import HFBackend
 from harness.backends.prompting import encode_many, render_context
 from harness.engine.config import EvalConfig, GenerationConfig
 from harness.engine.plan import prepare_tasks
-from harness.engine.records import choice_request, generate_request
 from harness.engine.runner import evaluate
+from harness.engine.scorers import scorer_for
 
 SHARED = Path(os.environ.get("HARNESS_SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 SHAPES = {
@@ -155,7 +155,7 @@ def scoring(
     args = {"local_path": str(SHARED / "arc_easy"), "scoring": mode, "few_shot_num": shots}
     config = EvalConfig(datasets=("general_mcq",), dataset_args={"general_mcq": args}, limit=limit)
     samples = prepare_tasks(config, "letter")[0].loaded.samples
-    requests = [choice_request(s, mode) for s in samples]
+    requests = [scorer_for(mode).request(s) for s in samples]
     encoded = encode_many(backend.tokenizer, requests)
     pad = backend.tokenizer.pad_token_id
     if mode == "letter":
@@ -186,7 +186,7 @@ def scoring(
 def generation(backend: HFBackend, n: int, new_tokens: int, batches: tuple[int, ...], device: str) -> dict[str, Any]:
     args = {"local_path": str(SHARED / "arc_easy_qa")}
     samples = prepare_tasks(EvalConfig(datasets=("general_qa",), dataset_args={"general_qa": args}), "generate")[0].loaded.samples[:n]
-    requests = [generate_request(s) for s in samples]
+    requests = [scorer_for("generate").request(s) for s in samples]
     config = GenerationConfig(max_new_tokens=new_tokens)
     collect(backend.generate(requests[:8], config))  # warm-up
     ours = timed(lambda: collect(backend.generate(requests, config)), device)
@@ -208,7 +208,7 @@ def vllm_generation(model_dir: Path, n: int, new_tokens: int) -> dict[str, Any]:
     backend = VLLMBackend(str(model_dir), dtype="bfloat16")
     args = {"local_path": str(SHARED / "arc_easy_qa")}
     samples = prepare_tasks(EvalConfig(datasets=("general_qa",), dataset_args={"general_qa": args}), "generate")[0].loaded.samples[:n]
-    requests = [generate_request(s) for s in samples]
+    requests = [scorer_for("generate").request(s) for s in samples]
     config = GenerationConfig(max_new_tokens=new_tokens)
     prompts = [{"prompt_token_ids": backend._encode(r)} for r in requests]
     params = vllm.SamplingParams(max_tokens=new_tokens, temperature=0.0)

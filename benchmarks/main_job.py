@@ -38,7 +38,7 @@ from harness.backends.default_model import resolve_alias
 from harness.engine.config import EvalConfig
 from harness.engine.plan import prepare_tasks
 from harness.backends.prompting import chat_mode, encode_many, render_context
-from harness.engine.records import choice_request, generate_request
+from harness.engine.scorers import scorer_for
 path = resolve_alias("smollm2-135m-instruct")
 tok = AutoTokenizer.from_pretrained(path)
 model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
@@ -47,7 +47,7 @@ config = EvalConfig(dataset_args=json.loads(sys.argv[1]))
 mcq, qa = prepare_tasks(config, "letter")
 gen = qa.generation(config.generation)
 tok.padding_side = "left"
-texts = [render_context(tok, generate_request(s).messages, chat=True) for s in qa.loaded.samples]
+texts = [render_context(tok, scorer_for("generate").request(s).messages, chat=True) for s in qa.loaded.samples]
 batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
 extra = {"stop_strings": list(gen.stop), "tokenizer": tok} if gen.stop else {}
 t = time.perf_counter()
@@ -55,7 +55,7 @@ with torch.inference_mode():
     model.generate(**batch, max_new_tokens=gen.max_new_tokens, do_sample=False, pad_token_id=tok.eos_token_id, **extra)
 t_gen = time.perf_counter() - t
 # MCQ: every scored sequence (context + continuation) in one padded batch, full logits.
-sequences = [ctx + c for _, ctx, conts in encode_many(tok, [choice_request(s, mcq.scoring) for s in mcq.loaded.samples]) for c in conts]
+sequences = [ctx + c for _, ctx, conts in encode_many(tok, [scorer_for(mcq.scoring).request(s) for s in mcq.loaded.samples]) for c in conts]
 sequences = sequences if mcq.scoring == "cloze" else [s[:-1] for s in sequences[::len(mcq.loaded.samples[0].choices)]]
 width = max(len(s) for s in sequences)
 ids = torch.full((len(sequences), width), tok.pad_token_id or 0)

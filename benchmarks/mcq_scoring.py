@@ -146,12 +146,12 @@ def scoring_phase(data: Path) -> dict[str, float]:
     from harness.backends.hf.backend import HFBackend
     from harness.engine.config import EvalConfig
     from harness.engine.plan import prepare_tasks
-    from harness.engine.records import choice_request
+    from harness.engine.scorers import scorer_for
 
     backend = HFBackend("smollm2-135m-instruct")
     args = {"local_path": str(data), "chat_template": False, "prompt_template": LETTER_TEMPLATE}
     samples = prepare_tasks(EvalConfig(datasets=("general_mcq",), dataset_args={"general_mcq": args}), "letter")[0].loaded.samples
-    requests = [choice_request(s, "letter") for s in samples]
+    requests = [scorer_for("letter").request(s) for s in samples]
     contexts = [s.messages[-1]["content"] for s in samples]
     tokens = sum(len(backend.tokenizer.encode(c, add_special_tokens=False)) + 1 for c in contexts)
     baseline = plain_forward_seconds(backend.model, backend.tokenizer, contexts)

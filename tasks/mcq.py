@@ -19,6 +19,7 @@ from harness.tasks.args import DatasetArgs
 from harness.tasks.discovery import find_subsets, resolve_folder
 from harness.tasks.errors import DataError, RowError, skip_or_raise
 from harness.tasks.files import CsvRecord, read_csv, read_jsonl
+from harness.tasks.modes import ScoringMode
 from harness.tasks.prompts import MCQItem, detect_language, mcq_messages, mcq_style, subject_name
 from harness.tasks.sample import LETTERS, Sample
 
@@ -54,7 +55,7 @@ def mcq_files(task: str, args: DatasetArgs) -> list[Path]:
     return [*val_files.values(), *dev_files]
 
 
-def load_mcq(task: str, args: DatasetArgs, scoring: str) -> LoadedTask:
+def load_mcq(task: str, args: DatasetArgs, scoring: ScoringMode) -> LoadedTask:
     """Load every selected subset, validate each row and build its prompt."""
     folder = resolve_folder(task, args.local_path)
     val_files = find_subsets(task, folder, ("_val.csv", "_val.jsonl"), args.subset_list, "{subset}_val.csv")
@@ -102,7 +103,7 @@ def load_mcq(task: str, args: DatasetArgs, scoring: str) -> LoadedTask:
             answer_prefix=styles[subset].answer_prefix,
             target_delimiter=styles[subset].target_delimiter,
             # Cloze compares option texts as plain continuations, lm-eval style, unless asked otherwise.
-            chat_template=False if scoring == "cloze" and args.chat_template is None else args.chat_template,
+            chat_template=False if scoring is ScoringMode.CLOZE and args.chat_template is None else args.chat_template,
             category=row.category,
             question=row.item.question,
             metadata=row.metadata,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from harness.metrics.tokenize import has_cjk
 from harness.tasks.args import DatasetArgs
+from harness.tasks.modes import ScoringMode
 from harness.tasks.sample import Message, letters_for
 
 __all__ = ["MCQItem", "PromptStyle", "detect_language", "has_cjk", "mcq_messages", "fill", "mcq_style", "subject_name"]
@@ -79,10 +80,10 @@ def subject_name(args: DatasetArgs, subset: str) -> str:
     return (args.subject_names or {}).get(subset, subset.replace("_", " "))
 
 
-def mcq_style(args: DatasetArgs, language: str, scoring: str, *, subject: str = "") -> PromptStyle:
+def mcq_style(args: DatasetArgs, language: str, scoring: ScoringMode, *, subject: str = "") -> PromptStyle:
     """Resolve the template, answer prefix and delimiter from the dataset args and language."""
     zh = language == "zh"
-    cloze = scoring == "cloze"
+    cloze = scoring is ScoringMode.CLOZE
     if cloze:
         default = ZH_CLOZE_TEMPLATE if zh else EN_CLOZE_TEMPLATE
         prefix = ""

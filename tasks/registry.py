@@ -10,6 +10,7 @@ from typing import Literal
 from harness.core.errors import UserError
 from harness.tasks.args import DatasetArgs
 from harness.tasks.mcq import LoadedTask, load_mcq, mcq_files
+from harness.tasks.modes import ScoringMode
 from harness.tasks.qa import load_qa, qa_files
 
 __all__ = ["EXAMPLE_ARGS", "EXAMPLE_DATA", "TASKS", "TaskSpec", "get_task"]
@@ -34,7 +35,7 @@ class TaskSpec:
     name: str
     kind: Literal["mcq", "qa"]
     version: int
-    load: Callable[[str, DatasetArgs, str], LoadedTask]
+    load: Callable[[str, DatasetArgs, ScoringMode], LoadedTask]
     files: Callable[[str, DatasetArgs], list[Path]]
     description: str = ""
 

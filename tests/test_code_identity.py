@@ -47,5 +47,5 @@ def test_a_plain_folder_of_scripts_follows_relative_imports(tmp_path):
 
 def test_the_engine_identity_is_the_closure_of_its_entry_points():
     ident = code_identity([identity._ROOT / e for e in identity._ANSWER_ENTRIES], identity._ROOT, "harness")
-    assert {"engine/plan.py", "engine/records.py", "backends/prompting.py", "engine/extract.py", "tasks/prompts.py"} <= set(ident.files)
+    assert {"engine/plan.py", "engine/scorers.py", "backends/prompting.py", "engine/extract.py", "tasks/prompts.py"} <= set(ident.files)
     assert "engine/runner.py" not in ident.files and "cli/main.py" not in ident.files  # not prompt or record code

@@ -219,7 +219,7 @@ def test_results_json_is_read_typed_or_refused_in_one_line(tmp_path_factory, val
 @FUZZ
 @given(st.lists(st.binary(max_size=60) | json_value.map(lambda v: json.dumps(v).encode()), max_size=5))
 def test_samples_jsonl_is_read_or_refused_in_one_line(tmp_path_factory, lines):
-    from harness.runs.jsonl import loads_record
+    from harness.runs.record import loads_record
     from harness.runs.samples import load_samples
 
     folder = tmp_path_factory.mktemp("run")

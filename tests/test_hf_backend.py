@@ -14,7 +14,7 @@ from harness.backends.hf.backend import HFBackend  # noqa: E402
 from harness.core.errors import UserError  # noqa: E402
 from harness.engine.config import EvalConfig, GenerationConfig  # noqa: E402
 from harness.engine.plan import prepare_tasks  # noqa: E402
-from harness.engine.records import choice_request, generate_request  # noqa: E402
+from harness.engine.scorers import scorer_for  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ARC = str(TEST_DATA / "arc_easy_100")
@@ -56,7 +56,7 @@ def reference_logprobs(model, tokenizer, context: str, continuations: list[str])
 
 def test_letter_scores_equal_plain_computation(backend):
     items = samples("letter", limit=30)
-    results = collect(backend.score_choices([choice_request(s, "letter") for s in items]))
+    results = collect(backend.score_choices([scorer_for("letter").request(s) for s in items]))
     worst, same = 0.0, 0
     for s, res in zip(items, results, strict=True):
         context = backend.tokenizer.apply_chat_template(list(s.messages), tokenize=False, add_generation_prompt=True) + "ANSWER:"
@@ -69,7 +69,7 @@ def test_letter_scores_equal_plain_computation(backend):
 
 def test_cloze_scores_equal_plain_computation(backend):
     items = samples("cloze", limit=30)
-    results = collect(backend.score_choices([choice_request(s, "cloze") for s in items]))
+    results = collect(backend.score_choices([scorer_for("cloze").request(s) for s in items]))
     worst = 0.0
     for s, res in zip(items, results, strict=True):
         context = s.messages[-1]["content"]
@@ -82,7 +82,7 @@ def test_cloze_scores_equal_plain_computation(backend):
 @pytest.mark.parametrize(("scoring", "shots"), [("letter", 3), ("cloze", 0)])
 def test_batch_size_and_prefix_reuse_do_not_change_answers(backend, scoring, shots):
     items = samples(scoring, limit=16, few_shot_num=shots)
-    reqs = [choice_request(s, scoring) for s in items]
+    reqs = [scorer_for(scoring).request(s) for s in items]
     auto = collect(backend.score_choices(reqs))
     one = collect(HFBackend("smollm2-135m-instruct", batch_size=1, reuse_prefix=False).score_choices(reqs))
     four = collect(HFBackend("smollm2-135m-instruct", batch_size=4).score_choices(reqs))
@@ -97,7 +97,7 @@ def test_greedy_text_on_the_example_qa_equals_one_row_at_a_time(backend):
     from conftest import EXAMPLE
 
     config = EvalConfig(datasets=("general_qa",), dataset_args={"general_qa": {"local_path": str(EXAMPLE)}})
-    reqs = [generate_request(s) for s in prepare_tasks(config, "letter")[0].loaded.samples]
+    reqs = [scorer_for("generate").request(s) for s in prepare_tasks(config, "letter")[0].loaded.samples]
     greedy = GenerationConfig(max_new_tokens=80)  # some replies end on their own before 80 tokens (35, 51 and 76 tokens)
     batched = collect(HFBackend("smollm2-135m-instruct", batch_size=5).generate(reqs, greedy))  # refills as rows finish
     single = [collect(backend.generate([r], greedy))[0] for r in reqs]
@@ -107,7 +107,7 @@ def test_greedy_text_on_the_example_qa_equals_one_row_at_a_time(backend):
 
 
 def test_greedy_generation_is_batch_invariant_and_seeded_sampling_reproducible(backend):
-    reqs = [generate_request(s) for s in samples("generate", limit=6)]
+    reqs = [scorer_for("generate").request(s) for s in samples("generate", limit=6)]
     greedy = GenerationConfig(max_new_tokens=12)
     batched = [g.text for g in collect(backend.generate(reqs, greedy))]
     single = [collect(backend.generate([r], greedy))[0].text for r in reqs]
@@ -155,7 +155,7 @@ def test_gguf_file_loads_and_scores_like_the_converted_default(backend):
     gguf = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     direct = HFBackend(str(gguf))
     assert direct.fingerprint()["gguf_file"] == gguf.name
-    reqs = [choice_request(s, "letter") for s in samples("letter", limit=5)]
+    reqs = [scorer_for("letter").request(s) for s in samples("letter", limit=5)]
     for a, b in zip(collect(direct.score_choices(reqs)), collect(backend.score_choices(reqs)), strict=True):
         assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs, strict=True)) < 1e-4
 
@@ -191,7 +191,7 @@ def test_weights_load_straight_to_the_device_and_device_map_auto_gives_the_same_
         return real(*args, **kwargs)
 
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", recording)
-    reqs = [choice_request(s, "letter") for s in samples("letter", limit=10)]
+    reqs = [scorer_for("letter").request(s) for s in samples("letter", limit=10)]
     default = collect(HFBackend("smollm2-135m-instruct", device="cpu").score_choices(reqs))
     sharded = collect(create_backend("hf", "smollm2-135m-instruct", device="cpu", device_map="auto").score_choices(reqs))
     assert seen == ["cpu", "auto"]

@@ -16,7 +16,7 @@ from harness.backends.hf.backend import HFBackend  # noqa: E402
 from harness.backends.vllm import VLLMBackend  # noqa: E402
 from harness.engine.config import EvalConfig, GenerationConfig  # noqa: E402
 from harness.engine.plan import prepare_tasks  # noqa: E402
-from harness.engine.records import choice_request, generate_request  # noqa: E402
+from harness.engine.scorers import scorer_for  # noqa: E402
 
 # The offline engine's answers are computed once and compared twice (with HF, and with the server); the engine is
 # shut down before the server starts, so the two never share the 2 cores. Letter scoring asks vLLM for every
@@ -31,8 +31,7 @@ def samples(scoring: str, limit: int):
 
 
 def requests(scoring: str):
-    made = [choice_request(s, scoring) if scoring != "generate" else generate_request(s) for s in samples(scoring, SIZES[scoring])]
-    return made
+    return [scorer_for(scoring).request(s) for s in samples(scoring, SIZES[scoring])]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, collect
+from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, ScoringMode, collect
 from harness.core.errors import UserError
 
 __all__ = [
@@ -51,7 +51,7 @@ class BackendSpec:
     # "module:function" giving the fingerprint a created backend would report, without loading the model,
     # so a finished run is recognised (and its table printed) at once; called with (model, **options).
     expected_fingerprint: str | None = None
-    default_scoring: str = "letter"
+    default_scoring: ScoringMode = ScoringMode.LETTER
 
 
 BACKENDS: dict[str, BackendSpec] = {

@@ -25,7 +25,7 @@ window (prompt + longest continuation, or prompt + `max_new_tokens`), before any
 returns `None` when the backend cannot count tokens (an API without a tokenizer). A request with
 `truncate_to` set is cut from the left to that many prompt tokens (only when the user asked).
 
-`scoring_modes` lists the modes a backend computes ("letter", "cloze", "generate"); a task asking for
+`scoring_modes` lists the modes a backend computes (`ScoringMode`: letter, cloze, generate); a task asking for
 another is refused before any work. A backend written before it existed (a user's wrapper) is read
 through `offered_modes`: the modes named in its `scoring_via` and generation, or all when that is
 empty. `scoring_via` says how a server-backed backend computes each MCQ mode (mode -> method, e.g.
@@ -40,9 +40,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from harness.backends.generation import GenerationConfig
+from harness.tasks.modes import ALL_MODES, ScoringMode
 from harness.tasks.sample import Message
 
-__all__ = ["Backend", "ChoiceRequest", "ChoiceResult", "GenerateRequest", "Generation", "LengthIssue", "Request", "collect"]
+__all__ = ["ALL_MODES", "Backend", "ChoiceRequest", "ChoiceResult", "GenerateRequest", "Generation", "LengthIssue", "Request",
+           "ScoringMode", "collect"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -117,9 +119,9 @@ class Backend(Protocol):
     """A model behind the calls above."""
 
     name: str
-    default_scoring: str
-    scoring_via: Mapping[str, str]
-    scoring_modes: tuple[str, ...]
+    default_scoring: ScoringMode
+    scoring_via: Mapping[ScoringMode, str]
+    scoring_modes: tuple[ScoringMode, ...]
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the model's outputs (name, revision or file hash, dtype)."""
@@ -147,16 +149,13 @@ def collect(stream: Iterator[tuple[int, T]]) -> list[T]:
     return [found[i] for i in range(len(found))]
 
 
-ALL_MODES = ("letter", "cloze", "generate")
-
-
-def offered_modes(backend: Any) -> tuple[str, ...]:
+def offered_modes(backend: Any) -> tuple[ScoringMode, ...]:
     """The scoring modes `backend` computes (its `scoring_modes`, or what its `scoring_via` implies)."""
     modes = getattr(backend, "scoring_modes", None)
     if modes is not None:
-        return tuple(modes)
+        return tuple(ScoringMode(m) for m in modes)
     via = getattr(backend, "scoring_via", None) or {}
-    return (*via, "generate") if via else ALL_MODES
+    return (*(ScoringMode(m) for m in via), ScoringMode.GENERATE) if via else ALL_MODES
 
 
 class LocalModel:
@@ -166,9 +165,9 @@ class LocalModel:
     method table, and scores MCQ by letter unless a task says otherwise.
     """
 
-    default_scoring = "letter"
-    scoring_via: Mapping[str, str] = {}
-    scoring_modes: tuple[str, ...] = ALL_MODES
+    default_scoring = ScoringMode.LETTER
+    scoring_via: Mapping[ScoringMode, str] = {}
+    scoring_modes: tuple[ScoringMode, ...] = ALL_MODES
     # Whether its loop runs in a thread of its own, one step ahead of the records (harness.core.pipeline):
     # worth it where an accelerator would otherwise wait for the host; on a CPU both share the same cores.
     overlap = False

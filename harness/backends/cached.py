@@ -21,7 +21,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request, offered_modes
+from harness.backends.base import (
+    Backend,
+    ChoiceRequest,
+    ChoiceResult,
+    GenerateRequest,
+    Generation,
+    LengthIssue,
+    Request,
+    ScoringMode,
+    offered_modes,
+)
 from harness.backends.generation import GenerationConfig
 from harness.core.errors import HarnessWarning, UserError
 from harness.core.redact import redact_secrets
@@ -50,7 +60,7 @@ class CachedBackend:
         self.inner = inner
         self.name = inner.name
         self.default_scoring = inner.default_scoring
-        self.scoring_via: Mapping[str, str] = inner.scoring_via
+        self.scoring_via: Mapping[ScoringMode, str] = inner.scoring_via
         self.scoring_modes = offered_modes(inner)
         self.overlap = bool(getattr(inner, "overlap", False))
         self.path = path

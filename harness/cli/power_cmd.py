@@ -78,7 +78,7 @@ def _measured(base: Path, new: Path, metric: str) -> tuple[float, int]:
     pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
     if not pairs:
         raise UserError(f"--runs {base} {new}: no question scored with {metric} in both runs; compare runs of the same data")
-    disagree = sum(float(x) != float(y) for x, y in pairs) / len(pairs)
+    disagree = sum(x != y for x, y in pairs) / len(pairs)
     if disagree == 0:
         raise UserError(f"--runs {base} {new}: the runs agree on all {len(pairs)} questions ({metric}), so no difference can be sized "
                         "from them; pass --discordance")  # fmt: skip

@@ -39,7 +39,7 @@ NOT_IDENTITY = ("model", "output", "batch_size", "use_cache", "model_args", "tru
 METRIC_ARGS = ("metrics", "sacrebleu_tokenize")
 _ROOT = Path(__file__).resolve().parent.parent  # the installed `harness` package (tasks/ and metrics/ are links in it)
 # Entry points, not a file list: each identity is these modules and everything of the harness they import.
-_ANSWER_ENTRIES = ("engine/plan.py", "engine/records.py", "backends/prompting.py")
+_ANSWER_ENTRIES = ("engine/plan.py", "engine/scorers.py", "backends/prompting.py")
 _SCORING_ENTRIES = ("engine/results.py", "engine/scoring.py")
 _SCORING_LIBRARIES = ("sacrebleu", "nltk", "jieba", "numpy", "evaluate")
 
@@ -64,7 +64,7 @@ def inputs_digest(config: EvalConfig, plans: Sequence[TaskPlan]) -> str:
         name: {k: v for k, v in args.items() if k not in METRIC_ARGS} if isinstance(args, dict) else args
         for name, args in settings["dataset_args"].items()
     }  # the metrics a dataset is scored with are the scoring identity's
-    if all(p.scoring in ("letter", "cloze") for p in plans):
+    if all(p.scoring.scores_choices for p in plans):
         del settings["generation"]  # nothing is generated: generation settings cannot change a result
     identity: dict[str, Any] = {
         "config": settings,

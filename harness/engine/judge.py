@@ -43,13 +43,23 @@ from harness.core.names import has_control, printable
 from harness.core.numbers import Range, checked
 from harness.engine.config import GenerationConfig
 from harness.engine.verdicts import block, judge_flags, marker, parse_reply
+from harness.runs.record import JudgeVerdict, SampleRecord
 
-__all__ = ["DEFAULT_TEMPLATE", "JUDGE_METRIC", "Judge", "JudgeSettings", "parse_judge_args", "parse_reply"]
+__all__ = ["DEFAULT_TEMPLATE", "JUDGE_METRIC", "Judge", "JudgeSettings", "judgement_owed", "parse_judge_args", "parse_reply"]
 
 JUDGE_METRIC = "judge"
 _KNOWN = ("url", "model", "api_key_env", "template", "scale", "concurrency", "max_tokens", "timeout", "max_retries")
 DEFAULT_TEMPLATE = "default-v2"
 _FIELDS = ("question", "reference", "answer", "marker", "low", "high")
+
+
+def judgement_owed(record: SampleRecord) -> bool:
+    """Whether a stored record still needs the judge: stored before its judgement, or its judge request failed.
+
+    >>> judgement_owed({"key": "k", "task": "t", "subset": "s", "scores": {}, "judge_pending": True})
+    True
+    """
+    return bool(record.get("judge_pending")) or bool(record.get("judge", {}).get("retry"))
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ class Judge:
         """The judge as results.json records it (the model as the server names it)."""
         return {**self.settings.record(), "model": self.model}
 
-    def _request(self, record: dict[str, Any]) -> GenerateRequest:
+    def _request(self, record: SampleRecord) -> GenerateRequest:
         question = next((m["content"] for m in reversed(record.get("messages") or []) if m["role"] == "user"), "")
         reference, answer = str(record.get("reference") or ""), record.get("prediction") or ""
         code = marker(question, reference, answer)
@@ -194,15 +204,15 @@ class Judge:
         )  # fmt: skip
         return GenerateRequest(record["key"], ({"role": "user", "content": prompt},))
 
-    def judge(self, records: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def judge(self, records: Sequence[SampleRecord]) -> Iterator[SampleRecord]:
         """Each record with its judgement, as the judge's replies arrive."""
         config = GenerationConfig(max_new_tokens=self.settings.max_tokens, temperature=0.0)
         low, high = self.settings.low, self.settings.high
         for i, reply in self.backend.generate([self._request(r) for r in records], config):
-            record = dict(records[i])
+            record = records[i].copy()
             record.pop("judge_pending", None)
             if reply.text is None:
-                verdict: dict[str, Any] = {"score": None, "rationale": "", "error": reply.error, "retry": True}
+                verdict: JudgeVerdict = {"score": None, "rationale": "", "error": reply.error, "retry": True}
             else:
                 read = parse_reply(reply.text, low, high)
                 verdict = {"score": read.score, "rationale": read.reason, "error": read.error, "retry": False}
@@ -210,7 +220,7 @@ class Judge:
             if flags:
                 verdict["flags"] = flags  # the answer addresses the judge: counted in the table
             record["judge"] = verdict
-            scores = dict(record.get("scores") or {})
+            scores = dict(record["scores"])
             scores[JUDGE_METRIC] = None if verdict["score"] is None else (verdict["score"] - low) / (high - low)
             record["scores"] = scores
             yield record

@@ -21,6 +21,7 @@ from harness.metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
 from harness.tasks import EXAMPLE_DATA, DatasetArgs, LoadedTask, Sample, UserError, get_task, parse_dataset_args
 from harness.tasks.catalog import LM_EVAL_GENERIC, get_benchmark, pulled_folder
 from harness.tasks.catalog.manifest import verify_pulled
+from harness.tasks.modes import ALL_MODES, ScoringMode
 from harness.tasks.registry import EXAMPLE_ARGS, TASKS
 
 __all__ = ["PreparedTask", "TaskPlan", "load_task", "plan_tasks", "prepare_tasks"]
@@ -34,7 +35,7 @@ class TaskPlan:
     kind: str
     version: int
     args: DatasetArgs
-    scoring: str
+    scoring: ScoringMode
     metrics: tuple[str, ...]
     files: tuple[Path, ...]
 
@@ -59,12 +60,13 @@ def _generation(args: DatasetArgs, default: GenerationConfig) -> GenerationConfi
     return replace(default, **changes) if changes else default  # type: ignore[arg-type]
 
 
-def plan_tasks(config: EvalConfig, default_scoring: str, offered: Collection[str] = ("letter", "cloze", "generate")) -> list[TaskPlan]:
+def plan_tasks(config: EvalConfig, default_scoring: ScoringMode, offered: Collection[ScoringMode] = ALL_MODES) -> list[TaskPlan]:
     """Check every dataset argument and find the files; reads no rows.
 
     `offered` lists the MCQ scoring modes the backend can compute (an API server may lack
     log-probabilities): the built-in data's preferred mode is used only when it is offered.
     """
+    default_scoring = ScoringMode(default_scoring)  # scripts pass the word
     stray = [name for name in config.dataset_args if name not in config.datasets]
     if stray:
         raise UserError(f"--dataset-args names {stray[0]!r}, which is not among --datasets ({', '.join(config.datasets)}); fix the name")
@@ -82,11 +84,12 @@ def plan_tasks(config: EvalConfig, default_scoring: str, offered: Collection[str
             del builtin["scoring"]
         args = parse_dataset_args(name, {**builtin, **raw})
         if spec.kind == "mcq":
-            scoring = args.scoring or ("generate" if args.multiple_correct else default_scoring)
+            given = ScoringMode(args.scoring) if args.scoring else None
+            scoring = given or (ScoringMode.GENERATE if args.multiple_correct else default_scoring)
             # Several correct options: generate scores the exact set; letter and cloze also give mc2 (TruthfulQA MC2).
-            metrics: tuple[str, ...] = ("acc", "mc2") if args.multiple_correct and scoring != "generate" else ("acc",)
+            metrics: tuple[str, ...] = ("acc", "mc2") if args.multiple_correct and scoring.scores_choices else ("acc",)
         else:
-            scoring = "generate"
+            scoring = ScoringMode.GENERATE
             metrics = args.metrics or DEFAULT_QA_METRICS
             known = (*QA_METRICS, *CORPUS_METRICS, JUDGE_METRIC)
             unknown = [m for m in metrics if m not in known and not is_evaluate(m)]
@@ -129,7 +132,7 @@ def load_task(plan: TaskPlan, limit: int | None) -> PreparedTask:
     return PreparedTask(plan.name, plan.kind, plan.version, plan.args, plan.scoring, plan.metrics, plan.files, loaded)
 
 
-def prepare_tasks(config: EvalConfig, default_scoring: str) -> list[PreparedTask]:
+def prepare_tasks(config: EvalConfig, default_scoring: ScoringMode) -> list[PreparedTask]:
     """Plan and load every dataset (all input errors surface here, before any work)."""
     return [load_task(plan, config.limit) for plan in plan_tasks(config, default_scoring)]
 

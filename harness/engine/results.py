@@ -14,11 +14,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness.backends import BACKENDS, backend_spec
-from harness.backends.base import Backend
+from harness.backends.base import Backend, ScoringMode
 from harness.core import provenance
 from harness.engine.config import EvalConfig
 from harness.engine.plan import PreparedTask
 from harness.metrics.hf_evaluate import is_evaluate
+from harness.runs.record import SampleRecord
 from harness.runs.results_file import SCHEMA_VERSION, Results, ScoreRow
 from harness.runs.score_rows import ScoreAccumulator, corpus_rows, evaluate_rows
 
@@ -39,7 +40,7 @@ class ResultsBuilder:
         self.prompt_tokens = 0
         self.completion_tokens = 0
 
-    def add(self, rec: dict[str, Any]) -> None:
+    def add(self, rec: SampleRecord) -> None:
         """Take one record's scores and counts."""
         task = rec["task"]
         self._scores[task].add(rec["subset"], rec.get("category"), bool(rec.get("failed")), rec["scores"])
@@ -57,9 +58,10 @@ class ResultsBuilder:
             self._pairs[task][rec["subset"]].append((rec.get("prediction") or "", str(rec.get("reference", ""))))
         if rec.get("failed") and task not in self._first_error:
             self._first_error[task] = str(rec.get("error"))
-        tokens = rec.get("tokens") or {}
-        self.prompt_tokens += int(tokens.get("prompt", 0))
-        self.completion_tokens += int(tokens.get("completion", 0))
+        tokens = rec.get("tokens")
+        if tokens:
+            self.prompt_tokens += int(tokens.get("prompt") or 0)
+            self.completion_tokens += int(tokens.get("completion") or 0)
 
     def _corpus_rows(self, task: PreparedTask, scores: list[ScoreRow], seed: int) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
         """Corpus rows of a task (sacrebleu BLEU / chrF, `evaluate:` modules), added to `scores`; returns what identifies each."""
@@ -109,7 +111,7 @@ class ResultsBuilder:
                 task_info[task.name]["judge_failed"] = counts["judge_failed"]
                 task_info[task.name]["judge_retry"] = counts["judge_retry"]
                 task_info[task.name]["judge_flagged"] = counts["judge_flagged"]
-            if task.scoring == "generate":
+            if task.scoring is ScoringMode.GENERATE:
                 gen = task.generation(config.generation)
                 task_info[task.name]["generation"] = {"max_new_tokens": gen.max_new_tokens, "stop": list(gen.stop)}
         return {

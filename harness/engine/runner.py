@@ -16,10 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from harness.backends import Backend, backend_spec, create_backend, expected_fingerprint
-from harness.backends.base import ALL_MODES, offered_modes
+from harness.backends.base import ALL_MODES, ScoringMode, offered_modes
 from harness.backends.cached import CachedBackend
 from harness.core.distributed import Group, current_group, local_rank
 from harness.core.heap import frozen_heap
@@ -28,13 +27,14 @@ from harness.core.timing import Phases
 from harness.engine.config import EvalConfig, cache_root
 from harness.engine.finish import finish, repair
 from harness.engine.identity import backend_digest, inputs_digest, run_digest, scoring_digest
-from harness.engine.judge import Judge, parse_judge_args
+from harness.engine.judge import Judge, judgement_owed, parse_judge_args
 from harness.engine.plan import PreparedTask, TaskPlan, load_task, plan_tasks, prepare_tasks
 from harness.engine.results import ResultsBuilder
 from harness.engine.scoring import score_answer
 from harness.engine.streaming import pending, run_task
 from harness.metrics.corpus import CORPUS_METRICS
 from harness.metrics.hf_evaluate import is_evaluate
+from harness.runs.record import SAMPLES_SCHEMA_VERSION, SampleRecord
 from harness.runs.results_file import Results
 from harness.runs.store import FinishedRun, RunStore, finished_run
 from harness.tasks import UserError
@@ -88,7 +88,7 @@ def evaluate(
         config = replace(config, model=config.model or str(backend.fingerprint()["model"]))
     offered = _offered(backend)
     with phases.phase("plan"):
-        plans = plan_tasks(config, backend.default_scoring if backend else "letter", offered)
+        plans = plan_tasks(config, backend.default_scoring if backend else ScoringMode.LETTER, offered)
         inputs, scoring = inputs_digest(config, plans), scoring_digest(plans)
     candidate = group.broadcast(_finished_candidate(run_dir, config, inputs, scoring) if group.is_main else None)
     if candidate is not None:
@@ -115,8 +115,10 @@ def evaluate(
     store = RunStore(
         run_dir,
         digest,
-        {"inputs": inputs, "created": started, "model": config.model, "backend": config.backend, "harness": harness_version()},
-    )
+        {"inputs": inputs, "created": started, "model": config.model, "backend": config.backend, "harness": harness_version(),
+         "samples_schema": SAMPLES_SCHEMA_VERSION},
+        watch=judgement_owed,
+    )  # fmt: skip
     try:
         with frozen_heap():  # the model, data and requests live to the end: collections skip them
             done = _open(store, group, replace_stale)
@@ -135,7 +137,7 @@ def evaluate(
             builder = ResultsBuilder(corpus, {name: judge.describe() for name, judge in judges.items()})
             qa = {t.name: t.metrics for t in tasks if t.kind == "qa"}
 
-            def scored(record: dict[str, Any]) -> dict[str, Any] | None:
+            def scored(record: SampleRecord) -> SampleRecord | None:
                 """QA answers get their per-sample scores now, from the stored answer (harness.engine.scoring)."""
                 return score_answer(record, qa[record["task"]]) if record["task"] in qa else None
 
@@ -166,7 +168,7 @@ def _judges(tasks: Sequence[PreparedTask], config: EvalConfig) -> dict[str, Judg
 def _judge_task(task: PreparedTask, judge: Judge, store: RunStore, progress: Progress | None) -> None:
     """Judge every answer of the task that has no judgement yet (or whose judge request failed); each stored at once."""
     keys = {s.key for s in task.loaded.samples}
-    waiting = [store.read(key) for key in sorted(store.needs_judge & keys)]
+    waiting = [store.read(key) for key in sorted(store.watched & keys)]
     label = f"{task.name} (judge)"
     if progress and waiting:
         progress(label, 0, len(waiting))
@@ -190,17 +192,17 @@ def _finished_candidate(run_dir: Path | None, config: EvalConfig, inputs: str, s
     return None
 
 
-def _offered(backend: Backend | None) -> tuple[str, ...]:
+def _offered(backend: Backend | None) -> tuple[ScoringMode, ...]:
     """The scoring modes a backend computes; before a local backend is created (so as not to load it), all of them."""
     return offered_modes(backend) if backend is not None else ALL_MODES
 
 
-def _check_scoring(plans: Sequence[TaskPlan], offered: Sequence[str]) -> None:
+def _check_scoring(plans: Sequence[TaskPlan], offered: Sequence[ScoringMode]) -> None:
     """A log-likelihood mode the backend cannot compute is refused before any work."""
     for plan in plans:
         if plan.scoring not in offered:
             raise UserError(
-                f"{plan.name}: scoring {plan.scoring!r} needs log-probabilities this server does not offer; use scoring generate"
+                f"{plan.name}: scoring '{plan.scoring}' needs log-probabilities this server does not offer; use scoring generate"
             )
 
 

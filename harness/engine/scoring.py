@@ -1,6 +1,6 @@
 """Scoring stored answers: the per-sample QA metrics, computed from each record's prediction and reference.
 
-Answers are stored as they arrive (harness.engine.records) without their QA scores; the scores are
+Answers are stored as they arrive (harness.engine.scorers) without their QA scores; the scores are
 computed here when the run is finalized, from the stored records. So a metric that fails, or one that is
 added or changed later, never costs an answer: the next run scores the stored answers again and calls
 no backend (harness.engine.identity's scoring digest says when). The judge's verdict, which is a remote
@@ -10,22 +10,21 @@ model's answer about an answer, is kept as it was judged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from harness.engine.judge import JUDGE_METRIC
 from harness.metrics.qa import QA_METRICS, score_pair
+from harness.runs.record import SampleRecord
 
 __all__ = ["score_answer"]
 
 
-def score_answer(record: dict[str, Any], metrics: Sequence[str]) -> dict[str, Any]:
+def score_answer(record: SampleRecord, metrics: Sequence[str]) -> SampleRecord:
     """The record of a QA answer with its per-sample scores for `metrics` (a failed request keeps no score)."""
     if record.get("failed") or record.get("prediction") is None:
         return record
-    previous = record.get("scores") or {}
-    scores: dict[str, Any] = score_pair(
-        str(record["prediction"]), str(record.get("reference", "")), [m for m in metrics if m in QA_METRICS]
-    )
+    previous = record["scores"]
+    computed = score_pair(str(record["prediction"]), str(record.get("reference", "")), [m for m in metrics if m in QA_METRICS])
+    scores: dict[str, float | None] = dict(computed)
     if JUDGE_METRIC in previous:
         scores[JUDGE_METRIC] = previous[JUDGE_METRIC]
     record["scores"] = scores

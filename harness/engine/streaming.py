@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any
 
 from harness.backends import Backend, ChoiceRequest, GenerateRequest
 from harness.backends.base import LengthIssue, Request
@@ -18,7 +17,8 @@ from harness.core.distributed import Group, balanced_shards, in_rounds
 from harness.core.pipeline import ahead
 from harness.engine.config import EvalConfig
 from harness.engine.plan import PreparedTask
-from harness.engine.records import choice_request, generate_request, record_choice, record_generation
+from harness.engine.scorers import ChoiceScorer, scorer_for
+from harness.runs.record import SampleRecord
 from harness.runs.store import RunStore
 from harness.tasks import Sample, UserError
 
@@ -32,11 +32,8 @@ def pending(
 ) -> tuple[PreparedTask, list[Sample], list[Request]]:
     """The samples still to compute (failed ones are retried) and their requests, cut to the context when asked."""
     pending = [s for s in task.loaded.samples if done.get(s.key, True)]
-    requests: list[Request] = (
-        [choice_request(s, task.scoring) for s in pending]
-        if task.scoring in ("letter", "cloze")
-        else [generate_request(s) for s in pending]
-    )
+    scorer = scorer_for(task.scoring, task.metrics)
+    requests: list[Request] = [scorer.request(s) for s in pending]
     issues = backend.check_lengths(requests, task.generation(config.generation).max_new_tokens) if requests else None
     if issues:
         cut = _truncation(task, pending, issues, config)
@@ -65,27 +62,28 @@ def _truncation(task: PreparedTask, pending: Sequence[Sample], issues: Sequence[
 
 def _records(
     task: PreparedTask, pending: Sequence[Sample], requests: Sequence[Request], backend: Backend, config: EvalConfig
-) -> Iterator[dict[str, Any]]:
-    """The backend's results for this task as records, in the order they complete.
+) -> Iterator[SampleRecord]:
+    """The backend's results for this task as records (its mode's scorer makes them), in the order they complete.
 
     A backend that says `overlap` (hf on an accelerator) runs its loop one step ahead in a thread of
     its own (harness.core.pipeline): its next forward runs while these records, their metrics and the
     store write are made here.
     """
     overlap = bool(getattr(backend, "overlap", False))
-    if task.scoring in ("letter", "cloze"):
+    scorer = scorer_for(task.scoring, task.metrics)
+    if isinstance(scorer, ChoiceScorer):
         choices = [r for r in requests if isinstance(r, ChoiceRequest)]
         scored = backend.score_choices(choices)
         for i, result in ahead(scored, name=f"harness-{task.name}") if overlap else scored:
-            yield _mark(record_choice(pending[i], result, task.scoring), requests[i])
+            yield _mark(scorer.record(pending[i], result), requests[i])
     else:
         gens = [r for r in requests if isinstance(r, GenerateRequest)]
         generated = backend.generate(gens, task.generation(config.generation))
         for i, generation in ahead(generated, name=f"harness-{task.name}") if overlap else generated:
-            yield _mark(record_generation(pending[i], generation, task.scoring, task.metrics), requests[i])
+            yield _mark(scorer.record(pending[i], generation), requests[i])
 
 
-def _mark(record: dict[str, Any], request: Request) -> dict[str, Any]:
+def _mark(record: SampleRecord, request: Request) -> SampleRecord:
     if request.truncate_to is not None:
         record["truncated"] = request.truncate_to
     return record

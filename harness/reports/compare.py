@@ -27,6 +27,7 @@ from harness.core.errors import UserError
 from harness.metrics.paired import paired_compare
 from harness.metrics.power import bootstrap_mde, mcnemar_mde
 from harness.reports.scores import describe_run, run_label
+from harness.runs.record import SampleRecord
 from harness.runs.results_file import load_results
 from harness.runs.samples import load_samples
 
@@ -58,7 +59,7 @@ def _label(run_dir: Path) -> str:
     return run_label(run_dir)
 
 
-def _content_hash(rec: dict[str, Any]) -> str:
+def _content_hash(rec: SampleRecord) -> str:
     """The record's question hash; records written before hashes existed get one from their prompt and reference."""
     return str(rec.get("hash") or hashlib.sha256(json.dumps([rec.get("messages"), rec.get("reference")]).encode()).hexdigest()[:16])
 
@@ -110,17 +111,17 @@ class Comparison:
         return bool(self.gate_reasons(allow_missing_tasks=allow_missing_tasks, require_power=require_power))
 
 
-def _pair(
-    base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], label: str, *, skip_changed: bool
-) -> tuple[list[str], list[str]]:
+def _pair(base: dict[str, SampleRecord], new: dict[str, SampleRecord], label: str, *, skip_changed: bool) -> tuple[list[str], list[str]]:
     """Keys to compare (same key, same question) and notes; a UserError when the runs are not comparable."""
     shared = [k for k in base if k in new]
     legacy = any("hash" not in base[k] or "hash" not in new[k] for k in shared)
     # The question itself, not the prompt, when both runs record it: runs that differ only in scoring or shots compare.
-    field = "question_hash" if all("question_hash" in base[k] and "question_hash" in new[k] for k in shared) else "hash"
+    by_question = all("question_hash" in base[k] and "question_hash" in new[k] for k in shared)
 
-    def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-        return _content_hash(a) == _content_hash(b) if legacy and field == "hash" else bool(a[field] == b[field])
+    def same(a: SampleRecord, b: SampleRecord) -> bool:
+        if by_question:
+            return a.get("question_hash") == b.get("question_hash")
+        return _content_hash(a) == _content_hash(b) if legacy else a.get("hash") == b.get("hash")
 
     changed = [k for k in shared if not same(base[k], new[k])]
     matched = [k for k in shared if k not in set(changed)] if changed else shared
@@ -200,7 +201,7 @@ def _same_tasks(base_dir: Path, base_results: Any, new_tasks: set[str]) -> str:
     return f"to compare like with like, evaluate the base on the same datasets ({command}), or pass --allow-missing-tasks"
 
 
-def _pair_counts(base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], label: str) -> dict[str, int]:
+def _pair_counts(base: dict[str, SampleRecord], new: dict[str, SampleRecord], label: str) -> dict[str, int]:
     """Per task/metric that the base scored, how many samples are scored in both runs (same key)."""
     counts: dict[str, int] = {}
     for key, a in base.items():
@@ -215,8 +216,8 @@ def _pair_counts(base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
 
 
 def paired_rows(
-    base: dict[str, dict[str, Any]],
-    new: dict[str, dict[str, Any]],
+    base: dict[str, SampleRecord],
+    new: dict[str, SampleRecord],
     label: str,
     *,
     alpha: float = 0.05,
@@ -233,8 +234,8 @@ def paired_rows(
 
 
 def _rows(
-    base: dict[str, dict[str, Any]],
-    new: dict[str, dict[str, Any]],
+    base: dict[str, SampleRecord],
+    new: dict[str, SampleRecord],
     keys: list[str],
     label: str,
     *,
@@ -255,8 +256,8 @@ def _rows(
     for (task, metric, subset), group in groups.items():
         if subset == "OVERALL" and len(subsets[task]) < 2:
             continue
-        x = [float(base[k]["scores"][metric]) for k in group]
-        y = [float(new[k]["scores"][metric]) for k in group]
+        x = [float(base[k]["scores"][metric] or 0.0) for k in group]  # never None: groups hold scored pairs only
+        y = [float(new[k]["scores"][metric] or 0.0) for k in group]
         res = paired_compare(x, y, seed, alpha=alpha)  # its interval is at level 1 - alpha: it excludes 0 iff p < alpha
         significant = res.p_value < alpha and abs(res.delta) >= min_delta
         verdict = ("regression" if res.delta < 0 else "improvement") if significant else "-"

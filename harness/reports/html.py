@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.reports.scores import MIN_N, run_label
 from harness.reports.side_by_side import SideBySide, side_by_side
+from harness.runs.record import SampleRecord
 from harness.runs.results_file import load_results
 from harness.runs.samples import load_samples
 
@@ -30,14 +31,15 @@ __all__ = ["render_html"]
 _STEP = re.compile(r"checkpoint-(\d+)")
 
 
-def _correct(rec: dict[str, Any]) -> float | None:
+def _correct(rec: SampleRecord) -> float | None:
     for metric in ("acc", "exact_match", "contains", "numeric_match"):
         if metric in rec["scores"]:
-            return float(rec["scores"][metric])
+            value = rec["scores"][metric]
+            return None if value is None else float(value)
     return None
 
 
-def _prompt(rec: dict[str, Any]) -> str:
+def _prompt(rec: SampleRecord) -> str:
     if rec.get("prompt"):
         return str(rec["prompt"])
     return "\n\n".join(f"[{m['role']}] {m['content']}" for m in rec.get("messages", []))

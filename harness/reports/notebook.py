@@ -20,6 +20,7 @@ from typing import Any, overload
 
 from harness.core.errors import UserError
 from harness.reports.scores import describe_run, run_label
+from harness.runs.record import SampleRecord
 from harness.runs.results_file import Results, load_results
 from harness.runs.samples import iter_samples
 
@@ -64,12 +65,12 @@ class Run:
         records = list(self.records())
         return _pandas().DataFrame(records, columns=_columns(records), dtype=object)  # None stays None; absent is NaN
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def records(self) -> Iterator[SampleRecord]:
         """The records of samples.jsonl, in order."""
         return iter_samples(self.path)
 
 
-def _columns(records: Sequence[dict[str, Any]]) -> list[str]:
+def _columns(records: Sequence[SampleRecord]) -> list[str]:
     return list(dict.fromkeys(k for rec in records for k in rec))
 
 

@@ -9,16 +9,16 @@ b"\n" alone; every writer goes through `dumps_line`, which also masks registered
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.core.redact import redact_secrets
 
-__all__ = ["dumps_line", "iter_lines", "loads_record"]
+__all__ = ["dumps_line", "iter_lines"]
 
 
-def dumps_line(record: dict[str, Any]) -> str:
+def dumps_line(record: Mapping[str, Any]) -> str:
     r"""One record as a line of text, newline included.
 
     >>> dumps_line({"text": "a\u2028b"}) == '{"text": "a\u2028b"}\n'
@@ -34,24 +34,3 @@ def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
         for number, raw in enumerate(f, start=1):  # binary files split on b"\n" only
             yield number, offset, raw
             offset += len(raw)
-
-
-# What every record has, with its type: readers (aggregation, compare, reports) rely on these.
-_RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {"key": str, "task": str, "subset": str, "scores": dict}
-
-
-def loads_record(raw: bytes) -> dict[str, Any] | None:
-    """The record on a line, or None when the line is not a record (not JSON, or lacking a field readers rely on).
-
-    >>> loads_record(b'{"key": "k"}') is None  # a key and nothing else is not a record
-    True
-    """
-    try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        return None
-    if not isinstance(value, dict) or not all(isinstance(value.get(k), t) for k, t in _RECORD_FIELDS.items()):
-        return None
-    if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in value["scores"].values()):
-        return None
-    return value

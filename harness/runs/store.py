@@ -9,6 +9,9 @@ final file is written. A line torn by a kill is cut off; any other unreadable li
 with a warning, and the records after it are kept. A lock (`flock`, released by the OS even on
 SIGKILL) refuses a second concurrent run on the same folder; a finished run is read without it,
 so it can be reported from a read-only folder.
+
+The store does not interpret records beyond their key and `failed`: the engine passes `watch`, a predicate
+on a record (a judgement still owed), and reads back the keys it holds in `watched`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from typing import IO, Any
 
 from harness.core.errors import HarnessWarning, UserError
 from harness.core.redact import redact_secrets
-from harness.runs.jsonl import dumps_line, iter_lines, loads_record
+from harness.runs.jsonl import dumps_line, iter_lines
+from harness.runs.record import SampleRecord, loads_record
 from harness.runs.results_file import Results, load_results
 
 __all__ = ["CONFIG_FILE", "FinishedRun", "RunStore", "atomic_write_text", "finished_run"]
@@ -91,7 +95,7 @@ def finished_run(run_dir: Path, inputs: str, scoring: str | None = None) -> Fini
 class RunStore:
     """One run folder; use as a context manager around the evaluation."""
 
-    def __init__(self, run_dir: Path, fingerprint: str, meta: dict[str, Any]) -> None:
+    def __init__(self, run_dir: Path, fingerprint: str, meta: dict[str, Any], watch: Callable[[SampleRecord], bool] | None = None) -> None:
         """Remember where and what; nothing is touched until `open`."""
         self.dir = run_dir
         self.fingerprint = fingerprint
@@ -102,7 +106,8 @@ class RunStore:
         self._offsets: dict[str, tuple[int, int]] = {}
         self._end = 0
         self._synced = 0.0
-        self.needs_judge: set[str] = set()  # records stored before their judgement (or whose judge request failed)
+        self._watch = watch
+        self.watched: set[str] = set()  # keys of the stored records `watch` holds true for (the latest record per key)
 
     @property
     def partial_path(self) -> Path:
@@ -175,7 +180,7 @@ class RunStore:
                 held_back += 1
             self._offsets[rec["key"]] = (offset, len(raw))
             done[rec["key"]] = bool(rec.get("failed"))
-            self._track_judge(rec)
+            self._track(rec)
         if good_end < self.partial_path.stat().st_size:
             with self.partial_path.open("r+b") as f:
                 f.truncate(good_end)
@@ -188,7 +193,7 @@ class RunStore:
             )
         return done
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: SampleRecord) -> None:
         """Write one finished record to the OS at once (a kill loses nothing written); fsync at most once a second."""
         assert self._partial is not None, "open() first"
         data = dumps_line(record).encode("utf-8")
@@ -199,19 +204,19 @@ class RunStore:
             raise OSError(exc.errno, exc.strerror, str(self.partial_path)) from None
         self._offsets[record["key"]] = (self._end, len(data))
         self._end += len(data)
-        self._track_judge(record)
+        self._track(record)
         now = time.monotonic()
         if now - self._synced >= SYNC_SECONDS:
             os.fsync(self._partial.fileno())
             self._synced = now
 
-    def _track_judge(self, record: dict[str, Any]) -> None:
-        if record.get("judge_pending") or (record.get("judge") or {}).get("retry"):
-            self.needs_judge.add(record["key"])
+    def _track(self, record: SampleRecord) -> None:
+        if self._watch is not None and self._watch(record):
+            self.watched.add(record["key"])
         else:
-            self.needs_judge.discard(record["key"])
+            self.watched.discard(record["key"])
 
-    def read(self, key: str) -> dict[str, Any]:
+    def read(self, key: str) -> SampleRecord:
         """The stored record of `key` (read back from disk: records are not kept in memory)."""
         assert self._partial is not None, "open() first"
         self._partial.flush()
@@ -226,8 +231,8 @@ class RunStore:
     def finalize(
         self,
         keys: Iterable[str],
-        consume: Callable[[dict[str, Any]], None],
-        transform: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+        consume: Callable[[SampleRecord], None],
+        transform: Callable[[SampleRecord], SampleRecord | None] | None = None,
     ) -> None:
         """Write `samples.jsonl` in the order of `keys`, passing each record to `consume` (results are built from it).
 
@@ -249,8 +254,8 @@ class RunStore:
         self,
         tmp: Path,
         keys: Iterable[str],
-        consume: Callable[[dict[str, Any]], None],
-        transform: Callable[[dict[str, Any]], dict[str, Any] | None] | None,
+        consume: Callable[[SampleRecord], None],
+        transform: Callable[[SampleRecord], SampleRecord | None] | None,
     ) -> None:
         with self.partial_path.open("rb") as src, tmp.open("wb") as out:
             for key in keys:

@@ -31,6 +31,7 @@ from harness.engine.plan import plan_tasks
 from harness.runs.layout import TREND_KIND, trend_folder
 from harness.runs.results_file import Results
 from harness.runs.store import finished_run
+from harness.tasks.modes import ScoringMode
 from harness.workflows.trend import trend_table, write_trend  # re-exported: callers know them from here
 
 __all__ = ["TREND_KIND", "Checkpoint", "evaluate_checkpoints", "find_checkpoints", "run_dir_for", "trend_folder", "trend_table",
@@ -92,10 +93,10 @@ def run_dir_for(ckpt: Checkpoint, results: OwnedFolder | None) -> Path:
 
 def _reusable(run_dir: Path, config: EvalConfig, fingerprint: dict[str, Any]) -> Results | None:
     """The finished results in `run_dir` when they are for exactly this checkpoint and these settings."""
-    plans = plan_tasks(config, "letter")
+    plans = plan_tasks(config, ScoringMode.LETTER)
     inputs = inputs_digest(config, plans)
     found = finished_run(run_dir, inputs, scoring_digest(plans))
-    if found is None or found.fingerprint != run_digest(inputs, fingerprint, "letter"):
+    if found is None or found.fingerprint != run_digest(inputs, fingerprint, ScoringMode.LETTER):
         return None
     return found.results
 
@@ -181,7 +182,7 @@ def chance_levels(config: EvalConfig) -> dict[str, float]:
     from harness.engine.plan import prepare_tasks
 
     levels: dict[str, float] = {}
-    for task in prepare_tasks(config, "letter"):
+    for task in prepare_tasks(config, ScoringMode.LETTER):
         inverse = [1 / len(s.choices) for s in task.loaded.samples if s.choices and len(s.answer) == 1]
         if inverse:
             levels.update({f"{task.name}/{m}": sum(inverse) / len(inverse) for m in ("acc", "acc_norm")})

@@ -58,13 +58,14 @@ def load_prompts(source: str | None, words: int, count: int) -> list[str]:
         return [" ".join(_FILLER[(i + k) % len(_FILLER)] for k in range(words)) + f" ({i})" for i in range(count)]
     from harness.engine.config import EvalConfig
     from harness.engine.plan import prepare_tasks
+    from harness.tasks.modes import ScoringMode
 
     path = Path(source)
     folder, subsets = (path.parent, [path.stem]) if path.suffix == ".jsonl" else (path, None)
     args: dict[str, Any] = {"local_path": str(folder)}
     if subsets:
         args["subset_list"] = subsets
-    (task,) = prepare_tasks(EvalConfig(datasets=("general_qa",), dataset_args={"general_qa": args}), "generate")
+    (task,) = prepare_tasks(EvalConfig(datasets=("general_qa",), dataset_args={"general_qa": args}), ScoringMode.GENERATE)
     queries = [s.messages[-1]["content"] for s in task.loaded.samples]
     return [queries[i % len(queries)] for i in range(count)]
 

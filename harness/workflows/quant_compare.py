@@ -27,7 +27,9 @@ from harness.core.folders import OwnedFolder
 from harness.core.names import check_apart, check_name
 from harness.engine.config import EvalConfig
 from harness.metrics.paired import paired_compare
+from harness.runs.record import SampleRecord
 from harness.runs.samples import load_samples
+from harness.tasks.modes import ScoringMode
 from harness.workflows.quant_report import QuantReport, VariantResult, render_quant
 from harness.workflows.quant_variant import measure_in_fresh_process
 
@@ -65,13 +67,13 @@ def _softmax(lps: list[float]) -> list[float]:
 CHOICE_FIELDS = {"acc": "chosen", "acc_norm": "chosen_norm"}
 
 
-def _choice(rec: dict[str, Any], metric: str) -> Any:
+def _choice(rec: SampleRecord, metric: str) -> Any:
     """What a record chose under `metric`: its letter(s) for a choice metric, else its generated text."""
     field = CHOICE_FIELDS.get(metric, "chosen" if "chosen" in rec else "prediction")
     return rec.get(field, rec.get("prediction"))
 
 
-def _agreement(ref: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], result: VariantResult, out: OwnedFolder) -> None:
+def _agreement(ref: dict[str, SampleRecord], new: dict[str, SampleRecord], result: VariantResult, out: OwnedFolder) -> None:
     """Per metric: the share of shared samples with the same choice; every changed choice is a flip (with its metric)."""
     keys = [k for k in ref if k in new]
     metrics = list(dict.fromkeys(m for k in keys for m in ref[k]["scores"] if m in CHOICE_FIELDS)) or ["output"]
@@ -101,14 +103,18 @@ def _agreement(ref: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], r
     out.write_text(f"flips_{result.name}.jsonl", "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in flips))
 
 
-def _metric_rows(ref: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+def _metric_rows(ref: dict[str, SampleRecord], new: dict[str, SampleRecord], seed: int) -> list[dict[str, Any]]:
     keys = [k for k in ref if k in new]
     rows = []
     for task in dict.fromkeys(ref[k]["task"] for k in keys):
         mine = [k for k in keys if ref[k]["task"] == task]
         for metric in ref[mine[0]]["scores"]:
-            x = [float(ref[k]["scores"][metric]) for k in mine]
-            y = [float(new[k]["scores"].get(metric, 0.0)) for k in mine]
+            # Both scored (a failed judgement is None: left out, as compare does); a metric the variant lacks is 0.
+            pairs = [(ref[k]["scores"].get(metric), new[k]["scores"].get(metric, 0.0)) for k in mine]
+            x = [float(a) for a, b in pairs if a is not None and b is not None]
+            y = [float(b) for a, b in pairs if a is not None and b is not None]
+            if not x:
+                continue
             r = paired_compare(x, y, seed)
             rows.append({"task": task, "metric": metric, "n": r.n, "reference": r.base, "score": r.new, "delta": r.delta,
                          "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value, "test": r.test})  # fmt: skip
@@ -142,12 +148,12 @@ def compare(
     check_apart([("--output", output)], inputs)
     folder = OwnedFolder(output, "quant-compare", force=force)
     folder.check()  # a folder holding the user's files is refused before anything is loaded
-    prepare_tasks(config, "letter")  # the data files are read and checked before any model loads
+    prepare_tasks(config, ScoringMode.LETTER)  # the data files are read and checked before any model loads
     require_model(model)  # a missing model path is the one line `eval` gives, not the hub's message
     _warn_if_dequantized(model)
     say = say or (lambda line: None)
     results: list[VariantResult] = []
-    reference: dict[str, dict[str, Any]] | None = None
+    reference: dict[str, SampleRecord] | None = None
     with folder:
         for n, (name, path) in enumerate(plan, start=1):
             result = VariantResult(name)
@@ -170,10 +176,10 @@ def _take(
     result: VariantResult,
     measured: dict[str, Any],
     run_dir: Path,
-    reference: dict[str, dict[str, Any]] | None,
+    reference: dict[str, SampleRecord] | None,
     folder: OwnedFolder,
     seed: int,
-) -> dict[str, dict[str, Any]] | None:
+) -> dict[str, SampleRecord] | None:
     """Fill one variant's row from what its process measured; returns the reference's records (the first variant's)."""
     if measured.get("skipped") or measured.get("failed"):
         if reference is None:

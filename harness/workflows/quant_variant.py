@@ -24,6 +24,7 @@ from typing import Any
 
 from harness.core.errors import UserError, one_line
 from harness.engine.config import EvalConfig, GenerationConfig
+from harness.runs.record import SampleRecord
 from harness.workflows.quant_methods import load_kwargs, weight_bytes
 
 __all__ = ["MEASURED", "measure_in_fresh_process"]
@@ -95,12 +96,12 @@ def _warm_up(model: Any, tokenizer: Any) -> None:
         model(input_ids=ids, logits_to_keep=1)
 
 
-def _count_tokens(tokenizer: Any, records: dict[str, dict[str, Any]]) -> int:
+def _count_tokens(tokenizer: Any, records: dict[str, SampleRecord]) -> int:
     total = 0
     for rec in records.values():
         tokens = rec.get("tokens")
         if tokens and (tokens["prompt"] or tokens["completion"]):
-            total += int(tokens["prompt"]) + int(tokens["completion"])
+            total += (tokens["prompt"] or 0) + (tokens["completion"] or 0)
         elif rec.get("prompt"):
             total += len(tokenizer.encode(rec["prompt"], add_special_tokens=False))
     return total

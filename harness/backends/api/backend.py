@@ -31,7 +31,7 @@ from typing import Any
 
 from harness.backends.api.client import ApiClient, Failure, RetryPolicy
 from harness.backends.api.replies import ABSENT_LOGPROB, chat_tokens, echo_logprobs, letter_logprobs, reply_text, unusable
-from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request
+from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, Request, ScoringMode
 from harness.backends.generation import GenerationConfig
 from harness.backends.prompting import encode_many, render_plain
 from harness.core.errors import UserError
@@ -81,9 +81,9 @@ class ApiBackend:
         self.url = self.client.base_url  # without credentials: this is what messages and results.json show
         self.model_name = model or self._served_model()
         self.tokenizer = self._load_tokenizer(tokenizer)
-        self.scoring_via: Mapping[str, str] = self._probe(scoring_method)
-        self.default_scoring = "letter" if "letter" in self.scoring_via else "generate"
-        self.scoring_modes: tuple[str, ...] = (*self.scoring_via, "generate")
+        self.scoring_via: Mapping[ScoringMode, str] = self._probe(scoring_method)
+        self.default_scoring = ScoringMode.LETTER if ScoringMode.LETTER in self.scoring_via else ScoringMode.GENERATE
+        self.scoring_modes: tuple[ScoringMode, ...] = (*self.scoring_via, ScoringMode.GENERATE)
 
     def _served_model(self) -> str:
         answer = self.client.get("/models")
@@ -111,13 +111,13 @@ class ApiBackend:
                 raise UserError(f"tokenizer {path}: cannot load it ({type(exc).__name__})") from None
             return None
 
-    def _probe(self, method: str) -> dict[str, str]:
+    def _probe(self, method: str) -> dict[ScoringMode, str]:
         """Scoring modes -> the method that computes them, trying the exact one first."""
         if method in ("auto", "completions-echo") and self.tokenizer is not None:
             ids = self.tokenizer.encode("The capital of France is Paris", add_special_tokens=False)
             answer = self.client.post_all("/completions", [self._echo_payload(ids)])[0]
             if not isinstance(answer, Failure) and echo_logprobs(answer, len(ids)) is not None:
-                return {"letter": "completions-echo", "cloze": "completions-echo"}
+                return {ScoringMode.LETTER: "completions-echo", ScoringMode.CLOZE: "completions-echo"}
         if method == "completions-echo":
             why = "no tokenizer (pass model arg tokenizer=DIR)" if self.tokenizer is None else "the server returned no prompt log-probs"
             raise UserError(f"scoring_method completions-echo: {why}")
@@ -125,7 +125,7 @@ class ApiBackend:
             payload = self._chat_payload([{"role": "user", "content": "Reply with the letter A."}], max_tokens=1)
             answer = self.client.post_all("/chat/completions", [{**payload, "logprobs": True, "top_logprobs": 5}])[0]
             if not isinstance(answer, Failure) and chat_tokens(answer):
-                return {"letter": "chat-logprobs"}
+                return {ScoringMode.LETTER: "chat-logprobs"}
             if method == "chat-logprobs":
                 raise UserError("scoring_method chat-logprobs: the server returned no top_logprobs")
         return {}
@@ -152,9 +152,9 @@ class ApiBackend:
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> Iterator[tuple[int, ChoiceResult]]:
         """Log-probabilities by the probed method, as answers arrive; a request that failed comes back with `error` set."""
-        if self.scoring_via.get("letter") == "completions-echo":
+        if self.scoring_via.get(ScoringMode.LETTER) == "completions-echo":
             return self._score_echo(requests)
-        if self.scoring_via.get("letter") == "chat-logprobs":
+        if self.scoring_via.get(ScoringMode.LETTER) == "chat-logprobs":
             return self._score_chat(requests)
         raise UserError(f"{self.url}: this server offers no log-probabilities; use dataset arg scoring generate")
 
