@@ -1,4 +1,4 @@
-"""The QA metric registry: name -> per-sample scoring function returning named scores.
+"""The per-sample QA metrics: name -> scoring function returning named scores (described in harness.metrics.registry).
 
 `bleu` and `rouge` are EvalScope's general_qa defaults; `exact_match`, `contains` and
 `numeric_match` serve short references (numbers, names, options).
@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 
 from harness.metrics import gsm8k, match
 from harness.metrics.bleu import bleu_scores
+from harness.metrics.registry import DEFAULT_QA_METRICS
 from harness.metrics.rouge import rouge_scores
 
-__all__ = ["DEFAULT_QA_METRICS", "METRIC_INFO", "QA_METRICS", "score_pair"]
+__all__ = ["DEFAULT_QA_METRICS", "QA_METRICS", "score_pair"]
 
 QA_METRICS: dict[str, Callable[[str, str], dict[str, float]]] = {
     "bleu": bleu_scores,
@@ -22,16 +23,6 @@ QA_METRICS: dict[str, Callable[[str, str], dict[str, float]]] = {
     "numeric_match": lambda p, r: {"numeric_match": match.numeric_match(p, r)},
     "strict_match": lambda p, r: {"strict_match": gsm8k.strict_match(p, r)},
     "flexible_extract": lambda p, r: {"flexible_extract": gsm8k.flexible_extract(p, r)},
-}
-DEFAULT_QA_METRICS = ("bleu", "rouge")
-METRIC_INFO = {
-    "bleu": "BLEU-1..4 per sample, EvalScope's variant (jieba words for Chinese, nltk sentence_bleu, no smoothing)",
-    "rouge": "ROUGE-1/2/L recall, precision, F1 per sample (rouge_chinese on jieba words for CJK, Google rouge-score otherwise)",
-    "exact_match": "1 when the normalised prediction equals the reference",
-    "contains": "1 when the normalised prediction contains the reference",
-    "numeric_match": "1 when the last number in the prediction equals the reference's last number",
-    "strict_match": "GSM8K: the first '#### N' of the answer equals the reference's, as lm-eval's strict-match",
-    "flexible_extract": "GSM8K: the last number in the answer equals the reference's '#### N', as lm-eval's flexible-extract",
 }
 
 

@@ -14,9 +14,9 @@ NAME = "score"
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """This command's flags."""
-    from harness.metrics.qa import QA_METRICS
+    from harness.metrics.registry import METRICS
 
-    metric_names = tuple(QA_METRICS)
+    metric_names = tuple(m.name for m in METRICS.values() if m.kind in ("sample", "corpus"))
     sc = sub.add_parser("score", help="score predictions made elsewhere (JSONL with prediction and reference)", formatter_class=Help)
     sc.add_argument("pairs", type=Path, metavar="FILE", help='JSONL, one {"prediction": ..., "reference": ...} per line')
     sc.add_argument("--metrics", default="bleu,rouge", metavar="LIST", help=f"comma-separated, from: {', '.join(metric_names)}")

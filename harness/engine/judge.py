@@ -43,11 +43,11 @@ from harness.core.names import has_control, printable
 from harness.core.numbers import Range, checked
 from harness.engine.config import GenerationConfig
 from harness.engine.verdicts import block, judge_flags, marker, parse_reply
+from harness.metrics.registry import JUDGE_METRIC
 from harness.runs.record import JudgeVerdict, SampleRecord
 
 __all__ = ["DEFAULT_TEMPLATE", "JUDGE_METRIC", "Judge", "JudgeSettings", "judgement_owed", "parse_judge_args", "parse_reply"]
 
-JUDGE_METRIC = "judge"
 _KNOWN = ("url", "model", "api_key_env", "template", "scale", "concurrency", "max_tokens", "timeout", "max_retries")
 DEFAULT_TEMPLATE = "default-v2"
 _FIELDS = ("question", "reference", "answer", "marker", "low", "high")

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.engine.config import EvalConfig, GenerationConfig
-from harness.engine.judge import JUDGE_METRIC, parse_judge_args
-from harness.metrics.corpus import CORPUS_METRICS
-from harness.metrics.hf_evaluate import is_evaluate, load_module
-from harness.metrics.qa import DEFAULT_QA_METRICS, QA_METRICS
+from harness.engine.judge import parse_judge_args
+from harness.metrics.hf_evaluate import load_module
+from harness.metrics.registry import DEFAULT_QA_METRICS, JUDGE_METRIC, METRICS, metric_info, names_of
 from harness.tasks import EXAMPLE_DATA, DatasetArgs, LoadedTask, Sample, UserError, get_task, parse_dataset_args
 from harness.tasks.catalog import LM_EVAL_GENERIC, get_benchmark, pulled_folder
 from harness.tasks.catalog.manifest import verify_pulled
@@ -91,11 +90,11 @@ def plan_tasks(config: EvalConfig, default_scoring: ScoringMode, offered: Collec
         else:
             scoring = ScoringMode.GENERATE
             metrics = args.metrics or DEFAULT_QA_METRICS
-            known = (*QA_METRICS, *CORPUS_METRICS, JUDGE_METRIC)
-            unknown = [m for m in metrics if m not in known and not is_evaluate(m)]
+            unknown = [m for m in metrics if (found := metric_info(m)) is None or found.task != "general_qa"]
             if unknown:
-                raise UserError(f"{name}: unknown metric {unknown[0]!r} (known: {', '.join(known)}, evaluate:NAME_OR_PATH)")
-            for metric in filter(is_evaluate, metrics):
+                known = ", ".join(m.name for m in METRICS.values() if m.task == "general_qa")
+                raise UserError(f"{name}: unknown metric {unknown[0]!r} (known: {known}, evaluate:NAME_OR_PATH)")
+            for metric in names_of(metrics, "module"):
                 load_module(metric, trusted=config.trust_code)  # not opted in, missing offline or broken: before any work
             if (JUDGE_METRIC in metrics) != (args.judge_args is not None):
                 raise UserError(f'{name}: the "judge" metric and dataset arg judge_args go together: give both or neither')

@@ -17,11 +17,12 @@ from harness.backends import BACKENDS, backend_spec
 from harness.backends.base import Backend, ScoringMode
 from harness.core import provenance
 from harness.engine.config import EvalConfig
+from harness.engine.corpus_scores import corpus_rows, evaluate_rows
 from harness.engine.plan import PreparedTask
-from harness.metrics.hf_evaluate import is_evaluate
+from harness.metrics.registry import metric_info
 from harness.runs.record import SampleRecord
 from harness.runs.results_file import SCHEMA_VERSION, Results, ScoreRow
-from harness.runs.score_rows import ScoreAccumulator, corpus_rows, evaluate_rows
+from harness.runs.score_rows import ScoreAccumulator
 
 __all__ = ["ResultsBuilder"]
 
@@ -69,7 +70,7 @@ class ResultsBuilder:
         modules: dict[str, dict[str, str]] = {}
         pairs = self._pairs.get(task.name, {})
         for metric in self._corpus_metrics.get(task.name, ()):
-            if is_evaluate(metric):
+            if (found := metric_info(metric)) is not None and found.kind == "module":
                 rows, modules[metric] = evaluate_rows(task.name, metric, pairs, seed=seed)
             else:
                 rows, signatures[metric] = corpus_rows(task.name, metric, pairs, tokenize=task.args.sacrebleu_tokenize, seed=seed)

@@ -32,8 +32,7 @@ from harness.engine.plan import PreparedTask, TaskPlan, load_task, plan_tasks, p
 from harness.engine.results import ResultsBuilder
 from harness.engine.scoring import score_answer
 from harness.engine.streaming import pending, run_task
-from harness.metrics.corpus import CORPUS_METRICS
-from harness.metrics.hf_evaluate import is_evaluate
+from harness.metrics.registry import names_of
 from harness.runs.record import SAMPLES_SCHEMA_VERSION, SampleRecord
 from harness.runs.results_file import Results
 from harness.runs.store import FinishedRun, RunStore, finished_run
@@ -133,7 +132,7 @@ def evaluate(
                         _judge_task(task, judges[task.name], store, progress)
             if not group.is_main:
                 return RunResult(run_dir, {}, main=False)
-            corpus = {t.name: tuple(m for m in t.metrics if m in CORPUS_METRICS or is_evaluate(m)) for t in tasks}
+            corpus = {t.name: names_of(t.metrics, "corpus", "module") for t in tasks}
             builder = ResultsBuilder(corpus, {name: judge.describe() for name, judge in judges.items()})
             qa = {t.name: t.metrics for t in tasks if t.kind == "qa"}
 

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation
 from harness.engine.extract import extract_letters
-from harness.engine.judge import JUDGE_METRIC
 from harness.metrics.accuracy import is_correct
+from harness.metrics.registry import JUDGE_METRIC
 from harness.metrics.truthfulqa import mc2
 from harness.runs.record import SampleRecord
 from harness.tasks.modes import ScoringMode

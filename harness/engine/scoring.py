@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.engine.judge import JUDGE_METRIC
-from harness.metrics.qa import QA_METRICS, score_pair
+from harness.metrics.qa import score_pair
+from harness.metrics.registry import JUDGE_METRIC, names_of
 from harness.runs.record import SampleRecord
 
 __all__ = ["score_answer"]
@@ -23,7 +23,7 @@ def score_answer(record: SampleRecord, metrics: Sequence[str]) -> SampleRecord:
     if record.get("failed") or record.get("prediction") is None:
         return record
     previous = record["scores"]
-    computed = score_pair(str(record["prediction"]), str(record.get("reference", "")), [m for m in metrics if m in QA_METRICS])
+    computed = score_pair(str(record["prediction"]), str(record.get("reference", "")), names_of(metrics, "sample"))
     scores: dict[str, float | None] = dict(computed)
     if JUDGE_METRIC in previous:
         scores[JUDGE_METRIC] = previous[JUDGE_METRIC]

@@ -27,6 +27,7 @@ from harness.core.folders import OwnedFolder
 from harness.core.names import check_apart, check_name
 from harness.engine.config import EvalConfig
 from harness.metrics.paired import paired_compare
+from harness.metrics.registry import choice_metrics
 from harness.runs.record import SampleRecord
 from harness.runs.samples import load_samples
 from harness.tasks.modes import ScoringMode
@@ -64,7 +65,7 @@ def _softmax(lps: list[float]) -> list[float]:
 
 # The choice each MCQ metric scores: `acc` the option with the highest log-likelihood, `acc_norm` the highest per
 # character (cloze). Agreement and flips are per metric, so a question whose acc_norm choice moved is a flip of acc_norm.
-CHOICE_FIELDS = {"acc": "chosen", "acc_norm": "chosen_norm"}
+CHOICE_FIELDS = choice_metrics()  # from the metric registry: acc -> chosen, acc_norm -> chosen_norm
 
 
 def _choice(rec: SampleRecord, metric: str) -> Any:

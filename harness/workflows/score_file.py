@@ -7,15 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UserError
-from harness.metrics.corpus import CORPUS_METRICS
-from harness.metrics.hf_evaluate import is_evaluate, load_module
-from harness.metrics.qa import QA_METRICS, score_pair
+from harness.engine.corpus_scores import corpus_rows, evaluate_rows
+from harness.metrics.hf_evaluate import load_module
+from harness.metrics.qa import score_pair
+from harness.metrics.registry import METRICS, MetricKind, metric_info, names_of
 from harness.runs.results_file import Results
-from harness.runs.score_rows import corpus_rows, evaluate_rows, score_rows
+from harness.runs.score_rows import score_rows
 from harness.tasks.errors import DataError
 from harness.tasks.files import read_jsonl
 
 __all__ = ["score_pairs_file"]
+
+_FROM_PAIRS: tuple[MetricKind, ...] = ("sample", "corpus", "module")  # what a file of pairs can be scored with (no judge, no choices)
 
 
 def score_pairs_file(path: Path, metrics: list[str], seed: int = 0, *, trust_code: bool = False) -> tuple[Results, list[dict[str, Any]]]:
@@ -23,13 +26,13 @@ def score_pairs_file(path: Path, metrics: list[str], seed: int = 0, *, trust_cod
 
     `trust_code` is the user's opt-in to run `evaluate:` modules (their Python code; harness.core.trust).
     """
-    known = (*QA_METRICS, *CORPUS_METRICS)
-    unknown = [m for m in metrics if m not in known and not is_evaluate(m)]
+    unknown = [m for m in metrics if (found := metric_info(m)) is None or found.kind not in _FROM_PAIRS]
     if unknown:
-        raise UserError(f"unknown metric {unknown[0]!r} (known: {', '.join(known)}, evaluate:NAME_OR_PATH)")
-    for metric in filter(is_evaluate, metrics):
+        known = ", ".join(m.name for m in METRICS.values() if m.kind in _FROM_PAIRS)
+        raise UserError(f"unknown metric {unknown[0]!r} (known: {known}, evaluate:NAME_OR_PATH)")
+    for metric in names_of(metrics, "module"):
         load_module(metric, trusted=trust_code)  # not opted in, missing or broken: one line before any line is read
-    per_sample = [m for m in metrics if m in QA_METRICS]
+    per_sample = names_of(metrics, "sample")
     records = []
     for rec in read_jsonl(path, exact_numbers=False):
         if isinstance(rec, DataError):
@@ -54,10 +57,10 @@ def score_pairs_file(path: Path, metrics: list[str], seed: int = 0, *, trust_cod
     pairs: dict[str, list[tuple[str, str]]] = {}
     for line in records:
         pairs.setdefault(line["subset"], []).append(("" if line["prediction"] is None else str(line["prediction"]), str(line["reference"])))
-    for metric in (m for m in metrics if m in CORPUS_METRICS):
+    for metric in names_of(metrics, "corpus"):
         corpus, info.setdefault("sacrebleu", {})[metric] = corpus_rows("score", metric, pairs, seed=seed)
         rows.extend(corpus)
-    for metric in filter(is_evaluate, metrics):
+    for metric in names_of(metrics, "module"):
         corpus, info.setdefault("evaluate", {})[metric] = evaluate_rows("score", metric, pairs, seed=seed)
         rows.extend(corpus)
     info.update(files=[str(path)], num_samples=len(records))
