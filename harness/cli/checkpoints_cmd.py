@@ -38,7 +38,8 @@ def run(ns: argparse.Namespace) -> int:
         limit=ns.limit,
         generation=GenerationConfig(max_new_tokens=ns.max_new_tokens),
         trust_code=ns.trust_code,
-        model_args={"dtype": ns.dtype, "device": ns.device, "batch_size": ns.batch_size},
+        batch_size=ns.batch_size,
+        model_args={"dtype": ns.dtype, "device": ns.device},
     )
     folder = trend_folder(ns.output_dir, ns.results, force=ns.force)
     folder.check()  # before any model loads

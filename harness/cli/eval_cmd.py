@@ -61,8 +61,8 @@ def run(ns: argparse.Namespace) -> int:
     if "api_url" in spec.cli_options and not ns.api_url:
         raise UserError(f"--backend {ns.backend} needs --api-url URL (e.g. http://127.0.0.1:8000/v1)")
     model_args = json_arg(ns.model_args, "--model-args")
-    for key in spec.cli_options:  # the flags this backend takes, when given; --model-args wins
-        if getattr(ns, key) is not None:
+    for key in spec.cli_options:  # the flags this backend takes, when given; --model-args wins (batch size: EvalConfig's)
+        if key != "batch_size" and getattr(ns, key) is not None:
             model_args.setdefault(key, getattr(ns, key))
     config = EvalConfig(
         model=ns.model or (DEFAULT_MODEL if spec.default_model is None else spec.default_model),

@@ -50,6 +50,19 @@ class EvalConfig:
         if self.batch_size != "auto" and (not isinstance(self.batch_size, int) or self.batch_size < 1):
             raise UserError(f"batch size must be auto or a whole number of at least 1, got {self.batch_size!r}")
 
+    def backend_options(self) -> dict[str, Any]:
+        """The options the backend is created with: `model_args`, and `batch_size` for a backend that takes it.
+
+        `batch_size` has one source, this config; a `batch_size` written into `model_args` by hand still wins.
+        """
+        from harness.backends import BACKENDS
+
+        options = dict(self.model_args)
+        spec = BACKENDS.get(self.backend)
+        if spec is not None and "batch_size" in spec.cli_options:
+            options.setdefault("batch_size", self.batch_size)
+        return options
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from harness.backends import Backend, backend_spec, create_backend, expected_fingerprint
 from harness.backends.base import ALL_MODES, ScoringMode, offered_modes
@@ -38,7 +39,7 @@ from harness.runs.results_file import Results
 from harness.runs.store import FinishedRun, RunStore, finished_run
 from harness.tasks import UserError
 
-__all__ = ["PreparedTask", "RunResult", "evaluate", "prepare_tasks"]
+__all__ = ["PreparedTask", "RunResult", "evaluate", "finished_results", "prepare_tasks"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -83,7 +84,7 @@ def evaluate(
     if backend is None and backend_spec(config.backend).probe_first:
         # Cheap to create (a probe of a server), and its default scoring depends on what the server offers.
         with phases.phase("load_model"):
-            backend = create_backend(config.backend, config.model, **config.model_args)
+            backend = _create(config)
         config = replace(config, model=config.model or str(backend.fingerprint()["model"]))
     offered = _offered(backend)
     with phases.phase("plan"):
@@ -94,7 +95,7 @@ def evaluate(
         digest = _digest_without_loading(config, inputs) if backend is None else None
         if digest is None:
             with phases.phase("load_model"):
-                backend = backend or create_backend(config.backend, config.model, **config.model_args)
+                backend = backend or _create(config)
             digest = backend_digest(inputs, backend)
         if digest == candidate.fingerprint:
             group.close()
@@ -106,7 +107,7 @@ def evaluate(
     _check_scoring(plans, offered)
     if backend is None:
         with phases.phase("load_model"):
-            backend = create_backend(config.backend, config.model, **config.model_args)
+            backend = _create(config)
     if config.use_cache:
         backend = CachedBackend(backend, cache_root() / "requests.sqlite")
     digest = backend_digest(inputs, backend)
@@ -151,6 +152,24 @@ def evaluate(
         store.close()
         group.close()
     return RunResult(run_dir, results)
+
+
+def finished_results(run_dir: Path, config: EvalConfig, fingerprint: dict[str, Any]) -> Results | None:
+    """The finished results in `run_dir` for exactly these settings and a model of this fingerprint, or None.
+
+    The check `evaluate` makes before any work, for a caller that knows the model's fingerprint without loading
+    it (eval-checkpoints: a checkpoint's weights digest), so both reuse a run on the same terms.
+    """
+    default = backend_spec(config.backend).default_scoring
+    plans = plan_tasks(config, default)
+    inputs = inputs_digest(config, plans)
+    found = finished_run(run_dir, inputs, scoring_digest(plans))
+    return found.results if found is not None and found.fingerprint == run_digest(inputs, fingerprint, default) else None
+
+
+def _create(config: EvalConfig) -> Backend:
+    """The run's backend: the one place the engine creates it."""
+    return create_backend(config.backend, config.model, **config.backend_options())
 
 
 def _digest_without_loading(config: EvalConfig, inputs: str) -> str | None:

@@ -117,7 +117,7 @@ class EvalCallback(TrainerCallback):
         )
         fingerprint = _fingerprint(model, run_dir, args, state)
         with preserved_training_state(model):
-            backend = create_backend("hf", config.model, loaded=(model, tokenizer), fingerprint=fingerprint)
+            backend = create_backend("hf", config.model, loaded=(model, tokenizer), fingerprint=fingerprint, **config.backend_options())
             result = evaluate(config, backend=backend, run_dir=run_dir)
         metrics = {}
         for row in result.results["scores"]:

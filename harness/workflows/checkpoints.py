@@ -26,11 +26,8 @@ from harness.core.errors import UserError
 from harness.core.folders import MANIFEST, OwnedFolder
 from harness.core.names import check_name, printable
 from harness.engine.config import EvalConfig
-from harness.engine.identity import inputs_digest, run_digest, scoring_digest
-from harness.engine.plan import plan_tasks
 from harness.runs.layout import TREND_KIND, trend_folder
 from harness.runs.results_file import Results
-from harness.runs.store import finished_run
 from harness.tasks.modes import ScoringMode
 from harness.workflows.trend import trend_table, write_trend  # re-exported: callers know them from here
 
@@ -91,16 +88,6 @@ def run_dir_for(ckpt: Checkpoint, results: OwnedFolder | None) -> Path:
     return results.subfolder(ckpt.run) / ckpt.path.name if ckpt.run else results.subfolder(ckpt.path.name)
 
 
-def _reusable(run_dir: Path, config: EvalConfig, fingerprint: dict[str, Any]) -> Results | None:
-    """The finished results in `run_dir` when they are for exactly this checkpoint and these settings."""
-    plans = plan_tasks(config, ScoringMode.LETTER)
-    inputs = inputs_digest(config, plans)
-    found = finished_run(run_dir, inputs, scoring_digest(plans))
-    if found is None or found.fingerprint != run_digest(inputs, fingerprint, ScoringMode.LETTER):
-        return None
-    return found.results
-
-
 def evaluate_checkpoints(
     output_dir: Path,
     config: EvalConfig,
@@ -120,7 +107,7 @@ def evaluate_checkpoints(
     checkpoint's run too (`--output`); otherwise each checkpoint's run is in the checkpoint.
     """
     from harness.backends.hf.loading import expected_fingerprint
-    from harness.engine.runner import evaluate
+    from harness.engine.runner import evaluate, finished_results
 
     out = []
     host: _AdapterHost | None = None
@@ -139,14 +126,14 @@ def evaluate_checkpoints(
         run_dir = run_dir_for(ckpt, results if separate else None)
         cfg = replace(config, model=str(ckpt.path))
         expected = expected_fingerprint(str(ckpt.path), device=device, dtype=dtype, base_model=base_model)
-        earlier = _reusable(run_dir, cfg, expected)
+        earlier = finished_results(run_dir, cfg, expected)  # the runner's own check: reused on the same terms
         if earlier is not None:
             say(f"[{n}/{total}] {ckpt.name}: finished earlier (reused)")
             out.append((ckpt, earlier, True))
             continue
         say(f"[{n}/{total}] {ckpt.name} (step {ckpt.step}): evaluating")
         if ckpt.adapter:
-            host = host or _AdapterHost(ckpt, base_model, config.model_args)
+            host = host or _AdapterHost(ckpt, base_model, config)
             result = evaluate(cfg, backend=host.backend_for(ckpt, expected), run_dir=run_dir, replace_stale=True)
         else:
             result = evaluate(cfg, run_dir=run_dir, replace_stale=True)
@@ -192,10 +179,10 @@ def chance_levels(config: EvalConfig) -> dict[str, float]:
 class _AdapterHost:
     """One base model; adapters are attached one at a time."""
 
-    def __init__(self, first: Checkpoint, base_model: str | None, model_args: dict[str, Any]) -> None:
+    def __init__(self, first: Checkpoint, base_model: str | None, config: EvalConfig) -> None:
         from harness.backends.hf.loading import adapter_base, load_model
 
-        opts = {k: v for k, v in model_args.items() if k in ("device", "dtype", "trust_remote_code")}
+        opts = {k: v for k, v in config.model_args.items() if k in ("device", "dtype", "trust_remote_code")}
         self.base = load_model(
             adapter_base(first.path, base_model),
             device=opts.get("device", "auto"),
@@ -203,7 +190,7 @@ class _AdapterHost:
             trust_remote_code=bool(opts.get("trust_remote_code")),
         )
         self.model: Any = None
-        self.batch_size = model_args.get("batch_size", "auto")
+        self.batch_size = config.backend_options().get("batch_size", "auto")
 
     def backend_for(self, ckpt: Checkpoint, fingerprint: dict[str, Any]) -> Any:
         from peft import PeftModel
