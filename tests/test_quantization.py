@@ -142,3 +142,17 @@ def test_a_missing_model_path_is_the_line_eval_gives(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert "is not a local path and not in the Hugging Face cache" in err and err.count("\n") == 1
+
+
+def test_metric_rows_leave_out_a_failed_judgement_instead_of_crashing():
+    """A judge score of None (a failed judgement) is left out of the pair, as compare does; it was float(None)."""
+    from harness.workflows.quant_compare import _metric_rows
+
+    def rec(key: str, judge: float | None, bleu: float) -> dict:
+        return {"key": key, "task": "general_qa", "subset": "s", "scores": {"judge": judge, "bleu-1": bleu}}
+
+    ref = {k: rec(k, j, b) for k, j, b in (("a", 0.5, 1.0), ("b", None, 0.0), ("c", 1.0, 0.5))}
+    new = {k: rec(k, j, b) for k, j, b in (("a", 0.5, 1.0), ("b", 1.0, 0.0), ("c", None, 0.5))}
+    rows = {r["metric"]: r for r in _metric_rows(ref, new, seed=0)}
+    assert rows["judge"]["n"] == 1 and rows["judge"]["delta"] == 0.0  # only "a" has a judge score in both
+    assert rows["bleu-1"]["n"] == 3
