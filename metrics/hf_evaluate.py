@@ -40,10 +40,11 @@ import numpy as np
 from harness.core import trust
 from harness.core.code_identity import code_identity
 from harness.core.errors import UserError
+from harness.metrics.registry import EVALUATE_PREFIX
 
 __all__ = ["PREFIX", "RESAMPLES", "EvaluateModule", "evaluate_scores", "is_evaluate", "is_local", "load_module"]
 
-PREFIX = "evaluate:"
+PREFIX = EVALUATE_PREFIX
 RESAMPLES = 200
 _PROBE = (["the cat sat on the mat"], ["the cat sat on the mat"])
 

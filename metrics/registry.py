@@ -18,13 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.metrics.hf_evaluate import is_evaluate
-
-__all__ = ["DEFAULT_QA_METRICS", "JUDGE_METRIC", "METRICS", "MetricInfo", "MetricKind", "all_metrics", "choice_metrics", "metric_info",
-           "names_of"]  # fmt: skip
+__all__ = ["DEFAULT_QA_METRICS", "EVALUATE_PREFIX", "JUDGE_METRIC", "METRICS", "MetricInfo", "MetricKind", "all_metrics",
+           "choice_metrics", "metric_info", "names_of"]  # fmt: skip
 
 MetricKind = Literal["choice", "sample", "corpus", "module", "judge"]
 JUDGE_METRIC = "judge"
+EVALUATE_PREFIX = "evaluate:"  # light on purpose: `harness --help` reads this registry and must not import numpy
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def metric_info(name: str) -> MetricInfo | None:
     >>> metric_info("rouge").kind, metric_info("evaluate:./my_metric.py").kind, metric_info("blue")
     ('sample', 'module', None)
     """
-    return _MODULE if is_evaluate(name) else METRICS.get(name)
+    return _MODULE if name.startswith(EVALUATE_PREFIX) else METRICS.get(name)
 
 
 def choice_metrics() -> dict[str, str]:

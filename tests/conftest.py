@@ -13,6 +13,10 @@ TEST_DATA = Path(__file__).parent / "data"
 SHARED_DATA = Path(os.environ.get("HARNESS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tables fit COLUMNS when it is set (harness.reports.tables); the suite asserts what piped output looks like, so the
+# caller's terminal width (or the one pytest-xdist's workers inherit) must not leak in. Tests set it when they test it.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 # Test inputs, not tests: a metric script for `evaluate` imports `datasets`, which the vLLM venv lacks.
 collect_ignore_glob = ["data/*"]
 

@@ -26,9 +26,9 @@ pq = pytest.importorskip("pyarrow.parquet")
 from harness.backends.default_model import resolve_alias  # noqa: E402
 from harness.cli.main import main  # noqa: E402
 
-ARC_N = 120  # questions of ARC-Easy's 2376 (lm-eval scores each option in its own request: minutes on 2 cores)
+ARC_N = 80  # questions of ARC-Easy's 2376 (lm-eval scores each option in its own request: minutes on 2 cores)
 CMMLU = ("agronomy", "arts", "computer_security", "marketing")
-CMMLU_N = 12  # first questions per subject: 5-shot Chinese prompts run to ~2,000 tokens with this tokenizer
+CMMLU_N = 6  # first questions per subject: 5-shot Chinese prompts run to ~2,000 tokens with this tokenizer
 TASKS_DIR = Path(lm_eval.__file__).parent / "tasks"
 
 

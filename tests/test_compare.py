@@ -147,6 +147,7 @@ def test_runs_that_differ_only_in_scoring_compare(tmp_path, capsys):
 
 
 def test_the_terminal_comparison_keeps_what_a_reviewer_needs_at_80_columns(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist's workers inherit one
     runs = []
     for model in ("hash", "first"):
         run = tmp_path / model
