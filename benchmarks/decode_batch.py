@@ -17,8 +17,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.backends.default_model import resolve_alias
+from harness.backends.generation import GenerationConfig
 from harness.backends.hf.decode import Decoder, DecoderLimits
-from harness.engine.config import GenerationConfig
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 

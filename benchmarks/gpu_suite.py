@@ -46,9 +46,10 @@ import torch
 
 from harness.backends import collect
 from harness.backends.default_model import resolve_alias
+from harness.backends.generation import GenerationConfig
 from harness.backends.hf.backend import HFBackend
 from harness.backends.prompting import encode_many, render_context
-from harness.engine.config import EvalConfig, GenerationConfig
+from harness.engine.config import EvalConfig
 from harness.engine.plan import prepare_tasks
 from harness.engine.runner import evaluate
 from harness.engine.scorers import scorer_for

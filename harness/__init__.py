@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.backends import Backend, ChoiceRequest, ChoiceResult, GenerateRequest, Generation, create_backend
-    from harness.engine.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
+    from harness.backends.generation import GenerationConfig
+    from harness.engine.config import DEFAULT_MODEL, EvalConfig
     from harness.engine.runner import RunResult, evaluate
     from harness.reports.notebook import Run, compare_runs, load_run
 
@@ -25,7 +26,7 @@ _WHERE = {
     "create_backend": "harness.backends",
     "DEFAULT_MODEL": "harness.engine.config",
     "EvalConfig": "harness.engine.config",
-    "GenerationConfig": "harness.engine.config",
+    "GenerationConfig": "harness.backends.generation",
     "Run": "harness.reports.notebook",
     "compare_runs": "harness.reports.notebook",
     "load_run": "harness.reports.notebook",

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.backends.generation import GenerationConfig
 from harness.cli.args import Help, dataset_flags, dtype, generation_flags, json_arg
-from harness.engine.config import EvalConfig, GenerationConfig
+from harness.engine.config import EvalConfig
 
 NAME = "eval-checkpoints"
 

@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.backends.generation import GenerationConfig
 from harness.cli.args import BACKEND_NAMES, DATASET_NAMES, Help, dataset_flags, dtype, generation_flags, json_arg, number, whole
 from harness.cli.exit_codes import RESULT_SAYS_NO
 from harness.core.errors import UserError
-from harness.engine.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
+from harness.engine.config import DEFAULT_MODEL, EvalConfig
 from harness.reports.scores import score_table
 from harness.runs.results_file import Results
 

@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.backends.generation import GenerationConfig
 from harness.cli.args import Help, dataset_flags, generation_flags, json_arg
 from harness.cli.exit_codes import RESULT_SAYS_NO
 from harness.core.errors import UserError
 from harness.core.names import check_name, printable
-from harness.engine.config import DEFAULT_MODEL, EvalConfig, GenerationConfig
+from harness.engine.config import DEFAULT_MODEL, EvalConfig
 
 NAME = "quant-compare"
 

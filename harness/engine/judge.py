@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import Backend, GenerateRequest
+from harness.backends.generation import GenerationConfig
 from harness.core.errors import UserError
 from harness.core.names import has_control, printable
 from harness.core.numbers import Range, checked
-from harness.engine.config import GenerationConfig
 from harness.engine.verdicts import block, judge_flags, marker, parse_reply
 from harness.metrics.registry import JUDGE_METRIC
 from harness.runs.record import JudgeVerdict, SampleRecord

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.engine.config import EvalConfig, GenerationConfig
+from harness.backends.generation import GenerationConfig
+from harness.engine.config import EvalConfig
 from harness.engine.judge import parse_judge_args
 from harness.metrics.hf_evaluate import load_module
 from harness.metrics.registry import DEFAULT_QA_METRICS, JUDGE_METRIC, METRICS, metric_info, names_of

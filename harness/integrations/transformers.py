@@ -24,7 +24,8 @@ import torch
 from transformers import TrainerCallback
 
 from harness.backends import create_backend
-from harness.engine.config import EvalConfig, GenerationConfig
+from harness.backends.generation import GenerationConfig
+from harness.engine.config import EvalConfig
 from harness.engine.runner import evaluate
 
 __all__ = ["EvalCallback", "preserved_training_state"]

@@ -22,8 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.backends.generation import GenerationConfig
 from harness.core.errors import UserError, one_line
-from harness.engine.config import EvalConfig, GenerationConfig
+from harness.engine.config import EvalConfig
 from harness.runs.record import SampleRecord
 from harness.workflows.quant_methods import load_kwargs, weight_bytes
 
