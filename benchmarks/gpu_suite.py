@@ -317,7 +317,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("gpu_suite.jsonl"), help="JSON lines, one per section, appended as each ends")
     ns = parser.parse_args()
     device = "cpu" if ns.smoke else "cuda"
-    shape, limit, n, new_tokens = ("135m", 4, 4, 4) if ns.smoke else ("1.7b", None, 512, 64)
+    shape, limit, n, new_tokens = ("135m", 2, 4, 4) if ns.smoke else ("1.7b", None, 512, 64)
     batches = (4,) if ns.smoke else (64, 256, 512)
     folder = in_process(ns, device, shape, limit, n, new_tokens, batches)
     if device == "cuda":
