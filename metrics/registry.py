@@ -36,6 +36,7 @@ class MetricInfo:
     reads: tuple[str, ...]  # the sample record's fields it is computed from
     reference: str  # the independent implementation the tests check it against
     default: bool = False  # asked for when a dataset names no metrics
+    binary: bool = False  # each sample scores 0 or 1, saying whether the answer is right (the HTML page's column)
 
     @property
     def task(self) -> str:
@@ -54,9 +55,9 @@ class MetricInfo:
 
 _ENTRIES = (
     MetricInfo("acc", "choice", "accuracy: the chosen option (letter, cloze or extracted from generated text) is the answer; "
-               "Wilson interval", ("chosen", "answer"), "lm-eval's acc per sample (tests/test_acceptance_lmeval.py)"),
+               "Wilson interval", ("chosen", "answer"), "lm-eval's acc per sample (tests/test_acceptance_lmeval.py)", binary=True),
     MetricInfo("acc_norm", "choice", "cloze only: the option with the highest log-likelihood per character, as lm-eval's acc_norm",
-               ("chosen_norm", "answer"), "lm-eval's acc_norm per sample (tests/test_acceptance_lmeval.py)"),
+               ("chosen_norm", "answer"), "lm-eval's acc_norm per sample (tests/test_acceptance_lmeval.py)", binary=True),
     MetricInfo("mc2", "choice", "several correct options: the probability mass on the correct ones, as lm-eval's truthfulqa_mc2",
                ("option_logprobs", "answer"), "lm-eval's truthfulqa_mc2 per sample (tests/test_acceptance_lmeval.py)"),
     MetricInfo("bleu", "sample", "BLEU-1..4 per sample, EvalScope's variant (jieba words for Chinese, nltk sentence_bleu, no smoothing)",
@@ -64,15 +65,16 @@ _ENTRIES = (
     MetricInfo("rouge", "sample", "ROUGE-1/2/L recall, precision, F1 per sample (rouge_chinese on jieba words for CJK, Google rouge-score "
                "otherwise)", ("prediction", "reference"), "rouge-score and EvalScope (tests/test_metrics_reference.py)", default=True),
     MetricInfo("exact_match", "sample", "1 when the normalised prediction equals the reference", ("prediction", "reference"),
-               "hand computation (tests/test_metrics_edges.py)"),
+               "hand computation (tests/test_metrics_edges.py)", binary=True),
     MetricInfo("contains", "sample", "1 when the normalised prediction contains the reference", ("prediction", "reference"),
-               "hand computation (tests/test_metrics_edges.py)"),
+               "hand computation (tests/test_metrics_edges.py)", binary=True),
     MetricInfo("numeric_match", "sample", "1 when the last number in the prediction equals the reference's last number",
-               ("prediction", "reference"), "hand computation (tests/test_metrics_edges.py)"),
+               ("prediction", "reference"), "hand computation (tests/test_metrics_edges.py)", binary=True),
     MetricInfo("strict_match", "sample", "GSM8K: the first '#### N' of the answer equals the reference's, as lm-eval's strict-match",
-               ("prediction", "reference"), "lm-eval's regex on recorded outputs (tests/test_gsm8k_extract.py)"),
+               ("prediction", "reference"), "lm-eval's regex on recorded outputs (tests/test_gsm8k_extract.py)", binary=True),
     MetricInfo("flexible_extract", "sample", "GSM8K: the last number in the answer equals the reference's '#### N', as lm-eval's "
-               "flexible-extract", ("prediction", "reference"), "lm-eval's regex on recorded outputs (tests/test_gsm8k_extract.py)"),
+               "flexible-extract", ("prediction", "reference"), "lm-eval's regex on recorded outputs (tests/test_gsm8k_extract.py)",
+               binary=True),
     MetricInfo("sacrebleu", "corpus", "corpus BLEU by sacrebleu (0-100; tokenizer zh for Chinese, 13a otherwise), signature reported, "
                "bootstrap interval", ("prediction", "reference"), "sacrebleu itself (tests/test_sacrebleu_metrics.py)"),
     MetricInfo("chrf", "corpus", "corpus chrF by sacrebleu (0-100, character 6-grams), signature reported, bootstrap interval",

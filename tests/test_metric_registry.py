@@ -18,6 +18,12 @@ def test_every_implemented_metric_is_registered_and_every_registered_one_impleme
     assert {m.name for m in METRICS.values() if m.kind == "sample"} == set(QA_METRICS)
     assert {m.name for m in METRICS.values() if m.kind == "corpus"} == set(CORPUS_METRICS)
     assert {m.name for m in METRICS.values() if m.kind == "choice"} == {"acc", "acc_norm", "mc2"}
+    # The 0/1 metrics (the HTML page's right/wrong column, in this order): each scores 0 or 1 on a hand case.
+    binary = [m.name for m in METRICS.values() if m.binary]
+    assert binary == ["acc", "acc_norm", "exact_match", "contains", "numeric_match", "strict_match", "flexible_extract"]
+    for name in binary[2:]:
+        for scores in (QA_METRICS[name]("#### 42", "#### 42"), QA_METRICS[name]("7", "#### 42")):
+            assert set(scores.values()) <= {0.0, 1.0}
 
 
 def test_what_a_metric_reads_is_a_record_field_and_its_reference_test_exists():

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from harness.metrics.registry import METRICS
 from harness.reports.scores import MIN_N, run_label
 from harness.reports.side_by_side import SideBySide, side_by_side
 from harness.runs.record import SampleRecord
@@ -32,11 +33,15 @@ _STEP = re.compile(r"checkpoint-(\d+)")
 
 
 def _correct(rec: SampleRecord) -> float | None:
-    for metric in ("acc", "exact_match", "contains", "numeric_match"):
+    """Right or wrong, from the first 0/1 metric (in the registry's order) the record has; None without one."""
+    for metric in _BINARY:
         if metric in rec["scores"]:
             value = rec["scores"][metric]
             return None if value is None else float(value)
     return None
+
+
+_BINARY = tuple(m.name for m in METRICS.values() if m.binary)  # acc first, then the QA matches
 
 
 def _prompt(rec: SampleRecord) -> str:

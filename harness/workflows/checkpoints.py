@@ -26,6 +26,7 @@ from harness.core.errors import UserError
 from harness.core.folders import MANIFEST, OwnedFolder
 from harness.core.names import check_name, printable
 from harness.engine.config import EvalConfig
+from harness.metrics.registry import choice_metrics
 from harness.runs.layout import TREND_KIND, trend_folder
 from harness.runs.results_file import Results
 from harness.tasks.modes import ScoringMode
@@ -172,7 +173,7 @@ def chance_levels(config: EvalConfig) -> dict[str, float]:
     for task in prepare_tasks(config, ScoringMode.LETTER):
         inverse = [1 / len(s.choices) for s in task.loaded.samples if s.choices and len(s.answer) == 1]
         if inverse:
-            levels.update({f"{task.name}/{m}": sum(inverse) / len(inverse) for m in ("acc", "acc_norm")})
+            levels.update({f"{task.name}/{m}": sum(inverse) / len(inverse) for m in choice_metrics()})  # acc, acc_norm
     return levels
 
 
