@@ -113,7 +113,8 @@ def _worker_pids(parent: int) -> dict[str, int]:
 
 def test_a_killed_rank_is_detected_and_finished_samples_are_kept(tmp_path):
     args = ["eval", "--backend", "fake", "--datasets", "general_mcq", "--dataset-args", ARC, "--output", str(tmp_path / "out")]
-    slow = json.dumps({"delay": 0.05, "calls_file": str(tmp_path / "calls-{rank}.txt")})
+    # Rank 1 holds after 40 requests until it is killed, so the kill lands mid-shard however slowly it is scheduled.
+    slow = json.dumps({"delay": 0.05, "calls_file": str(tmp_path / "calls-{rank}.txt"), "hold_at": 40, "hold_rank": 1})
     # The collective timeout is far longer than the hang guard below: the run can only end in time because the
     # loss of rank 1 was detected, never because a timeout expired (no wall-clock figure is asserted).
     env = {**os.environ, "HARNESS_DIST_TIMEOUT": "3600"}

@@ -240,8 +240,18 @@ def test_a_damaged_request_cache_is_set_aside_or_recomputed(tmp_path, damage):
 
 @pytest.mark.parametrize(("sig", "code", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated (SIGTERM)")])
 def test_sigint_and_sigterm_stop_with_a_resume_hint(tmp_path, sig, code, said):
-    args = [sys.executable, "-m", "harness", "eval", "--backend", "fake", "--run-dir", str(tmp_path / "run"),
-            "--model-args", json.dumps({"delay": 0.05})]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "harness",
+        "eval",
+        "--backend",
+        "fake",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--model-args",
+        json.dumps({"hold_at": 3}),
+    ]  # fmt: skip  (held after 3 samples until stopped: never a race)
     proc = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
     )

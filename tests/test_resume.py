@@ -63,7 +63,8 @@ def test_sigkill_mid_task_then_resume_equals_uninterrupted_run(tmp_path, seed):
     calls = tmp_path / "calls.txt"
     slow = {"delay": 0.02, "calls_file": str(calls)}
     run_dir = tmp_path / "killed"
-    proc = subprocess.Popen(cmd(run_dir, *args, model_args=slow), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    held = {**slow, "hold_at": at}  # waits after sample `at` until killed: the kill lands there, never later
+    proc = subprocess.Popen(cmd(run_dir, *args, model_args=held), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
     kill_when(proc, run_dir, at_least=at)
     done = partial_lines(run_dir)
     assert at <= done < 100, f"the kill should land inside the MCQ task, after sample {at}; {done} stored"
@@ -134,7 +135,13 @@ def test_ctrl_c_flushes_and_says_how_to_resume(tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        cmd(run_dir, model_args={"delay": 0.02}), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+        # held after 2 samples until stopped: the signal lands mid-run however slowly this machine schedules us
+        cmd(run_dir, model_args={"hold_at": 2}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     while partial_lines(run_dir) < 1 and proc.poll() is None:
         time.sleep(0.02)

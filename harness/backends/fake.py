@@ -12,7 +12,10 @@
 
 `model_args`: `delay` (seconds slept per request, to test interruption), `calls_file` (a file
 that gets one line per request key handled, to count backend calls across processes; `{rank}`
-in it becomes the torchrun rank, so each rank can count its own).
+in it becomes the torchrun rank, so each rank can count its own), `hold_at` (after that many requests, wait
+until the process is stopped, at most `HOLD_SECONDS`: a test that interrupts a run mid-task knows it is still
+mid-task however slowly it is scheduled, rather than racing a delay), `hold_rank` (hold on that torchrun rank
+only).
 """
 
 from __future__ import annotations
@@ -43,11 +46,21 @@ class FakeBackend(LocalModel):
     name = "fake"
     overlap = True  # as hf on a GPU: the tests run the threaded pipeline (harness.core.pipeline)
 
-    def __init__(self, model: str = "hash", *, delay: float = 0.0, calls_file: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str = "hash",
+        *,
+        delay: float = 0.0,
+        calls_file: str | None = None,
+        hold_at: int | None = None,
+        hold_rank: int | None = None,
+    ) -> None:
         """Parse the rule; a table is read once here."""
         self.rule = model or "hash"
         self.delay = float(delay)
         rank = os.environ.get("RANK", "0")
+        self.hold_at = hold_at if hold_rank is None or str(hold_rank) == rank else None
+        self.handled = 0
         self.calls_file = Path(calls_file.replace("{rank}", rank)) if calls_file else None
         self.table: dict[str, str] = {}
         if self.rule.startswith("table:"):
@@ -66,6 +79,9 @@ class FakeBackend(LocalModel):
 
     def _tick(self, keys: Sequence[str]) -> None:
         for key in keys:
+            if self.hold_at is not None and self.handled == self.hold_at:
+                _hold()
+            self.handled += 1
             if self.delay:
                 time.sleep(self.delay)
             if self.calls_file:
@@ -110,6 +126,16 @@ class FakeBackend(LocalModel):
             for stop in config.stop:
                 text = text.split(stop, 1)[0]
             yield i, Generation(text, prompt=str(req.messages[-1]["content"]), completion_tokens=len(text.split()))
+
+
+HOLD_SECONDS = 600.0
+
+
+def _hold() -> None:
+    """Wait (in the backend's own thread, so a signal still reaches the main thread) until the process stops."""
+    end = time.monotonic() + HOLD_SECONDS
+    while time.monotonic() < end:
+        time.sleep(0.05)
 
 
 def _read_table(path: Path) -> dict[str, str]:
