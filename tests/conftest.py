@@ -38,6 +38,18 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def default_signals() -> None:
+    """`preexec_fn` for a child a test interrupts: SIGINT as a terminal sends it.
+
+    A suite started in the background by a shell without job control (a CI script, `cmd &` in a script) inherits
+    SIGINT ignored, and an ignored signal stays ignored across exec, so Python would never raise KeyboardInterrupt.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def write(folder: Path, name: str, content: str | bytes) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, write
+from conftest import ROOT, default_signals, write
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
 
@@ -253,7 +253,13 @@ def test_sigint_and_sigterm_stop_with_a_resume_hint(tmp_path, sig, code, said):
         json.dumps({"hold_at": 3}),
     ]  # fmt: skip  (held after 3 samples until stopped: never a race)
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=default_signals,  # a suite started in the background inherits SIGINT ignored
     )
     partial = tmp_path / "run" / "samples.partial.jsonl"
     deadline = time.monotonic() + 60

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE_ONLY, ROOT, TEST_DATA
+from conftest import EXAMPLE_ONLY, ROOT, TEST_DATA, default_signals
 
 from harness.cli.main import main
 
@@ -142,6 +142,7 @@ def test_ctrl_c_flushes_and_says_how_to_resume(tmp_path):
         text=True,
         env=env,
         cwd=ROOT,
+        preexec_fn=default_signals,
     )
     while partial_lines(run_dir) < 1 and proc.poll() is None:
         time.sleep(0.02)

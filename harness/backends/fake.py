@@ -31,6 +31,7 @@ from typing import Any
 from harness.backends.base import ChoiceRequest, ChoiceResult, GenerateRequest, Generation, LengthIssue, LocalModel, Request
 from harness.backends.generation import GenerationConfig
 from harness.core.errors import UserError
+from harness.core.pipeline import stopping
 
 __all__ = ["FakeBackend"]
 
@@ -134,7 +135,7 @@ HOLD_SECONDS = 600.0
 def _hold() -> None:
     """Wait (in the backend's own thread, so a signal still reaches the main thread) until the process stops."""
     end = time.monotonic() + HOLD_SECONDS
-    while time.monotonic() < end:
+    while time.monotonic() < end and not stopping():
         time.sleep(0.05)
 
 

@@ -20,11 +20,21 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["ahead"]
+__all__ = ["ahead", "stopping"]
 
 T = TypeVar("T")
 _END = object()
 JOIN_SECONDS = 30.0  # how long a stopping consumer waits for the producer's current step
+
+
+def stopping() -> bool:
+    """Whether the consumer of the producer thread this runs in has stopped (Ctrl-C, an error).
+
+    A producer's step that would wait long checks it and returns early, so the consumer's exit is not held up
+    to `JOIN_SECONDS`.
+    """
+    stop = getattr(threading.current_thread(), "harness_stop", None)
+    return stop is not None and stop.is_set()
 
 
 def ahead(source: Iterable[T], depth: int = 2, name: str = "harness-producer") -> Iterator[T]:
@@ -57,6 +67,7 @@ def ahead(source: Iterable[T], depth: int = 2, name: str = "harness-producer") -
                 close()
 
     worker = threading.Thread(target=produce, name=name, daemon=True)
+    worker.harness_stop = stop  # type: ignore[attr-defined]  # read by `stopping()` in the producer's own code
     worker.start()
     try:
         while True:
