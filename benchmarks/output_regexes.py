@@ -39,19 +39,8 @@ def plain_clean(text: str) -> str:
 
 
 def plain_extract(text: str, letters: str):
-    for name, pattern, last in PLAIN_RULES:
-        matches = list(pattern.finditer(text))
-        if not matches:
-            continue
-        groups = [m.group(1) for m in matches]
-        found = groups[-1] if last else groups[0]
-        picked = tuple(sorted(set(re.findall(_L, found.upper() if name == "answer_tag" else found))))
-        if picked and all(c in letters for c in picked):
-            return picked, name
-    starts = [m.group(1) for m in PLAIN_LEADING.finditer(text)]
-    if len(starts) == 1 and starts[0] in letters:
-        return (starts[0],), "leading"
-    return (), None
+    """The harness's rule order and selection, on the plain patterns: only the regexes differ."""
+    return extract.apply_rules(text, letters, PLAIN_RULES, PLAIN_LEADING, _L)
 
 
 CASES = {

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 
-__all__ = ["RULES", "extract_letters"]
+__all__ = ["RULES", "apply_rules", "extract_letters"]
 
 # Every pattern runs on model output, so each is written to take time linear in it: no two unbounded runs that
 # can trade characters (`\s*x?\s*` is written `\s*(?:x\s*)?`), and `^` under MULTILINE is followed by
@@ -50,6 +51,13 @@ def extract_letters(text: str, letters: str) -> tuple[tuple[str, ...], str | Non
     """(chosen letters, rule name), or ((), None) when no rule finds a valid answer."""
     letter_class = _L if set(letters) <= set("ABCDEFGHIJ") else "[A-Z]"
     rules, leading = _rules(letter_class)
+    return apply_rules(text, letters, rules, leading, letter_class)
+
+
+def apply_rules(
+    text: str, letters: str, rules: Sequence[tuple[str, re.Pattern[str], bool]], leading: re.Pattern[str], letter_class: str
+) -> tuple[tuple[str, ...], str | None]:
+    """The first rule that finds a valid answer, then a single leading letter (benchmarks pass other patterns)."""
     for name, pattern, last in rules:
         matches = list(pattern.finditer(text))
         if not matches:
